@@ -1,0 +1,83 @@
+"""Render the Ambassador (Emissary) resources that put Dex and the gatekeeper behind the gateway.
+
+Pure. Two Mappings with auth bypassed (Dex's pages, the gatekeeper's own endpoints) and one
+AuthService that sends every other request to the gatekeeper's check endpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+GATEKEEPER_PREFIX = "/authservice"
+DEX_PREFIX = "/dex/"
+# Headers the gatekeeper reads to tell a browser from a script; Ambassador always adds
+# authorization, cookie, user-agent and x-forwarded-* on top.
+CHECK_REQUEST_HEADERS = ("accept", "authorization", "cookie", "x-requested-with",
+                         "sec-fetch-mode", "sec-fetch-dest", "x-forwarded-proto", "x-forwarded-host")
+
+
+@dataclass(frozen=True)
+class AmbassadorSettings:
+    """Where the workloads are reachable inside the cluster and what the gateway must pass."""
+
+    app_name: str
+    namespace: str
+    api_version: str = "getambassador.io/v3alpha1"
+    userid_header: str = "kubeflow-userid"
+    groups_header: str = "kubeflow-groups"
+    dex_port: int = 5556
+    gatekeeper_port: int = 8080
+    prefix: str = GATEKEEPER_PREFIX
+    check_timeout_ms: int = 5000
+
+    def service(self, port: int) -> str:
+        return f"{self.app_name}.{self.namespace}:{port}"
+
+
+def _resource(settings: AmbassadorSettings, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    if kind == "Mapping" and settings.api_version.endswith("v3alpha1"):
+        spec = {"hostname": "*", **spec}
+    return {
+        "apiVersion": settings.api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": settings.namespace},
+        "spec": spec,
+    }
+
+
+def render_resources(settings: AmbassadorSettings) -> list[dict[str, Any]]:
+    """The Mapping for Dex, the Mapping for the gatekeeper's endpoints, the AuthService."""
+    prefix = settings.prefix.rstrip("/") + "/"
+    return [
+        _resource(settings, "Mapping", f"{settings.app_name}-dex", {
+            "prefix": DEX_PREFIX,
+            "rewrite": DEX_PREFIX,
+            "service": settings.service(settings.dex_port),
+            "bypass_auth": True,
+            "timeout_ms": 10000,
+        }),
+        _resource(settings, "Mapping", f"{settings.app_name}-gatekeeper", {
+            "prefix": prefix,
+            "rewrite": prefix,
+            "service": settings.service(settings.gatekeeper_port),
+            "bypass_auth": True,
+            "timeout_ms": 10000,
+        }),
+        _resource(settings, "AuthService", settings.app_name, {
+            "auth_service": settings.service(settings.gatekeeper_port),
+            "proto": "http",
+            "path_prefix": f"{settings.prefix.rstrip('/')}/check",
+            "timeout_ms": settings.check_timeout_ms,
+            "allowed_request_headers": list(CHECK_REQUEST_HEADERS),
+            "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
+            "failure_mode_allow": False,
+        }),
+    ]
+
+
+def render_resources_yaml(settings: AmbassadorSettings) -> str:
+    """The `resources` value of the ambassador relation: one YAML list of whole resources."""
+    return yaml.safe_dump(render_resources(settings), sort_keys=False, default_flow_style=False)

@@ -1,0 +1,403 @@
+"""Parse and validate the `connectors` option before Dex ever sees it.
+
+Dex ignores unknown keys and fails at start-up on a bad connector, so every mistake a user can
+make in this option is caught here and reported by connector (position and id) and field.
+No `ops` import: the charm passes a resolver for Juju secret references.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+_CLIENT = ("clientID", "clientSecret", "redirectURI")
+
+# Fields Dex refuses to start (or to log anyone in) without, per connector type (dex.md).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "ldap": ("host", "userSearch.baseDN", "userSearch.username"),
+    "oidc": ("issuer", *_CLIENT),
+    "saml": ("ssoURL", "usernameAttr", "emailAttr", "redirectURI"),
+    "samlExperimental": ("ssoURL", "usernameAttr", "emailAttr", "redirectURI"),
+    "github": _CLIENT,
+    "gitlab": _CLIENT,
+    "gitea": _CLIENT,
+    "google": _CLIENT,
+    "microsoft": _CLIENT,
+    "keystone": ("domain", "keystoneHost", "keystoneUsername", "keystonePassword"),
+    "atlassian-crowd": ("baseURL",),
+    "authproxy": (),
+    "openshift": ("issuer", *_CLIENT),
+    "oauth": (*_CLIENT, "tokenURL", "authorizationURL", "userInfoURL"),
+    "bitbucket-cloud": _CLIENT,
+    "linkedin": _CLIENT,
+    "mockCallback": (),
+    "mockPassword": ("username", "password"),
+}
+KNOWN_TYPES = tuple(REQUIRED_FIELDS)
+
+_OAUTH = ("clientID", "clientSecret", "redirectURI")
+# Config fields of the most used connectors (Dex sources and docs). Dex silently ignores a
+# misspelt key, so a key that is not here but nearly matches one that is gets reported.
+KNOWN_FIELDS: dict[str, dict[str, Any]] = {
+    "ldap": {
+        **dict.fromkeys(("host", "insecureNoSSL", "insecureSkipVerify", "startTLS", "rootCA", "rootCAData",
+                         "bindDN", "bindPW", "usernamePrompt", "clientCert", "clientKey")),
+        "userSearch": dict.fromkeys(("baseDN", "filter", "username", "scope", "idAttr", "emailAttr",
+                                     "nameAttr", "preferredUsernameAttr", "emailSuffix")),
+        "groupSearch": dict.fromkeys(("baseDN", "filter", "scope", "userAttr", "groupAttr", "userMatchers",
+                                      "nameAttr")),
+    },
+    "oidc": dict.fromkeys((*_OAUTH, "issuer", "basicAuthUnsupported", "scopes", "insecureSkipEmailVerified",
+                           "insecureEnableGroups", "insecureSkipVerify", "rootCAs", "getUserInfo", "userIDKey",
+                           "userNameKey", "promptType", "overrideClaimMapping", "claimMapping",
+                           "claimModifications", "providerDiscoveryOverrides", "acrValues", "allowedGroups",
+                           "pkceChallenge", "insecureIssuer")),
+    "github": dict.fromkeys((*_OAUTH, "orgs", "org", "hostName", "rootCA", "teamNameField", "loadAllGroups",
+                             "useLoginAsID", "preferredEmailDomain")),
+    "gitlab": dict.fromkeys((*_OAUTH, "baseURL", "groups", "useLoginAsID", "getGroupsPermission")),
+    "google": dict.fromkeys((*_OAUTH, "scopes", "hostedDomains", "groups", "serviceAccountFilePath",
+                             "adminEmail", "domainToAdminEmail", "fetchTransitiveGroupMembership", "promptType")),
+    "microsoft": dict.fromkeys((*_OAUTH, "tenant", "onlySecurityGroups", "groups", "groupNameFormat",
+                                "useGroupsAsWhitelist", "emailToLowercase", "apiURL", "graphURL", "promptType",
+                                "domainHint", "scopes")),
+    "saml": dict.fromkeys(("ssoURL", "ca", "caData", "entityIssuer", "ssoIssuer", "redirectURI",
+                           "insecureSkipSignatureValidation", "usernameAttr", "emailAttr", "groupsAttr",
+                           "groupsDelim", "allowedGroups", "filterGroups", "nameIDPolicyFormat")),
+}
+# Connectors whose users come back through Dex's callback: their redirectURI is fixed.
+REDIRECT_TYPES = frozenset(t for t, fields in REQUIRED_FIELDS.items() if "redirectURI" in fields)
+# Connectors that can check a username and password themselves (password grant).
+PASSWORD_TYPES = ("ldap", "keystone", "atlassian-crowd", "mockPassword")
+CONNECTOR_KEYS = ("type", "id", "name", "config")
+RESERVED_IDS = frozenset({"local"})
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# `secret:<id>` or `secret://<model-uuid>/<id>`, optionally `/<key>` (Juju's key syntax).
+SECRET_REFERENCE = re.compile(
+    r"^(?P<uri>secret:(?://[0-9a-f-]+/)?[0-9a-z]{20})(?:/(?P<key>[a-z](?:-?[a-z0-9]){2,}))?$"
+)
+
+SecretResolver = Callable[[str, "str | None"], str]
+"""(secret uri, key or None) -> value; raises SecretLookupError with a reason."""
+
+
+class ConnectorsError(ValueError):
+    """The `connectors` option cannot be used; the message is fit for a status line."""
+
+
+class ConnectorsSyntaxError(ConnectorsError):
+    """The option is not valid YAML or JSON."""
+
+    def __init__(self, problem: str, line: int | None, column: int | None):
+        self.problem = problem
+        self.line = line
+        self.column = column
+        where = f" at line {line}, column {column}" if line is not None else ""
+        super().__init__(f"connectors is not valid YAML or JSON{where}: {problem}")
+
+
+class ConnectorsShapeError(ConnectorsError):
+    """The option parsed but is not a list of connectors."""
+
+
+@dataclass(frozen=True)
+class ConnectorProblem:
+    """One thing wrong with one connector."""
+
+    position: int
+    connector_id: str | None
+    field: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        who = f"connectors[{self.position}]"
+        if self.connector_id:
+            who += f' (id "{self.connector_id}")'
+        what = f"{self.field} {self.problem}" if self.field else self.problem
+        return f"{who}: {what}"
+
+
+class ConnectorValidationError(ConnectorsError):
+    """One or more connectors are wrong; the first is in the message, all in `problems`."""
+
+    def __init__(self, problems: list[ConnectorProblem]):
+        self.problems = problems
+        message = str(problems[0])
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more)"
+        super().__init__(message)
+
+
+class SecretLookupError(Exception):
+    """A Juju secret reference could not be read; the message says why and what to do."""
+
+
+def parse(text: str) -> list[Any]:
+    """Load the option as YAML (JSON is a subset) and return the connector list.
+
+    A whole `connectors: [...]` mapping is accepted and unwrapped, since that is what users
+    copy from Dex's documentation.
+    """
+    if not text.strip():
+        return []
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "unreadable"
+        if mark is None:
+            raise ConnectorsSyntaxError(problem, None, None) from None
+        raise ConnectorsSyntaxError(problem, mark.line + 1, mark.column + 1) from None
+    except yaml.YAMLError as err:
+        raise ConnectorsSyntaxError(type(err).__name__, None, None) from None
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        if "connectors" in data:
+            others = sorted(str(k) for k in data if k != "connectors")
+            if others:
+                raise ConnectorsShapeError(
+                    "connectors must be the list that goes inside Dex's connectors: key, "
+                    f"not a Dex config (found keys {', '.join(others)})"
+                )
+            logger.info("connectors: removed the outer 'connectors:' key; using its list")
+            data = data["connectors"]
+            if data is None:
+                return []
+        elif "type" in data:
+            raise ConnectorsShapeError(
+                "connectors must be a list: put '- ' before the connector's first key "
+                "(or [ ] around the JSON object)"
+            )
+    if not isinstance(data, list):
+        raise ConnectorsShapeError(
+            f"connectors must be a list of connectors, not {_kind(data)}"
+        )
+    return data
+
+
+def validate(
+    entries: list[Any], issuer: str, resolve: SecretResolver | None = None
+) -> list[dict[str, Any]]:
+    """Check every connector and return them ready for Dex, secret references resolved.
+
+    Raises ConnectorValidationError listing every problem found.
+    """
+    problems: list[ConnectorProblem] = []
+    result: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for position, entry in enumerate(entries):
+        checked, found = _check_connector(position, entry, issuer, resolve)
+        problems.extend(found)
+        if checked is None:
+            continue
+        cid = checked["id"]
+        if cid in seen:
+            problems.append(
+                ConnectorProblem(
+                    position, cid, "id", f"is also used by connectors[{seen[cid]}]; ids must be unique"
+                )
+            )
+        seen.setdefault(cid, position)
+        result.append(checked)
+    if problems:
+        raise ConnectorValidationError(problems)
+    return result
+
+
+def load(text: str, issuer: str, resolve: SecretResolver | None = None) -> list[dict[str, Any]]:
+    """Parse and validate the option in one step."""
+    return validate(parse(text), issuer, resolve)
+
+
+def password_connector(connectors: list[dict[str, Any]], password_db: bool) -> str | None:
+    """The connector the password grant uses: the static DB, else the first able connector."""
+    if password_db:
+        return "local"
+    for connector in connectors:
+        if connector["type"] in PASSWORD_TYPES:
+            return connector["id"]
+    return None
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "empty"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_connector(
+    position: int, entry: Any, issuer: str, resolve: SecretResolver | None
+) -> tuple[dict[str, Any] | None, list[ConnectorProblem]]:
+    if not isinstance(entry, dict):
+        return None, [ConnectorProblem(position, None, None,
+                                       f"must be a mapping with type, id, name and config, not {_kind(entry)}")]
+    raw_id = entry.get("id")
+    cid = raw_id if isinstance(raw_id, str) and raw_id else None
+    problems: list[ConnectorProblem] = []
+
+    def problem(field: str | None, text: str) -> None:
+        problems.append(ConnectorProblem(position, cid, field, text))
+
+    for key in entry:
+        if key not in CONNECTOR_KEYS:
+            problem(None, f'has unknown key "{key}"{_suggest(str(key), CONNECTOR_KEYS)}; '
+                          "a connector has only type, id, name and config")
+
+    ctype = entry.get("type")
+    if ctype is None:
+        problem("type", f"is required (one of {', '.join(KNOWN_TYPES)})")
+    elif not isinstance(ctype, str) or ctype not in REQUIRED_FIELDS:
+        shown = ctype if isinstance(ctype, str) else _kind(ctype)
+        problem("type", f'"{shown}" is not a Dex connector type{_suggest(str(ctype), KNOWN_TYPES)}')
+        ctype = None
+
+    if raw_id is None:
+        problem("id", "is required")
+    elif not isinstance(raw_id, str) or not raw_id:
+        problem("id", "must be a non-empty string")
+    elif raw_id in RESERVED_IDS:
+        problem("id", f'"{raw_id}" is reserved for the static password database; choose another')
+    elif not _ID_PATTERN.match(raw_id):
+        problem("id", "may only contain letters, digits, '.', '_' and '-'")
+
+    name = entry.get("name")
+    if name is None:
+        problem("name", "is required (the label on Dex's login button)")
+    elif not isinstance(name, str) or not name.strip():
+        problem("name", "must be a non-empty string")
+
+    config = entry.get("config")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        problem("config", f"must be a mapping, not {_kind(config)}")
+        config = {}
+
+    resolved = _resolve_secrets(config, "config", resolve, problem)
+    if ctype is not None:
+        _check_fields(ctype, resolved, issuer, problem)
+        if ctype in KNOWN_FIELDS:
+            _check_spelling(config, KNOWN_FIELDS[ctype], "config", ctype, problem)
+
+    if problems:
+        return None, problems
+    return {"type": ctype, "id": raw_id, "name": name, "config": resolved}, []
+
+
+def _resolve_secrets(value: Any, path: str, resolve: SecretResolver | None,
+                     problem: Callable[[str | None, str], None]) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_secrets(v, f"{path}.{k}", resolve, problem) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, f"{path}[{i}]", resolve, problem) for i, v in enumerate(value)]
+    if not isinstance(value, str) or not value.startswith("secret:"):
+        return value
+    match = SECRET_REFERENCE.match(value)
+    if match is None:
+        problem(path, "looks like a Juju secret reference but is not one "
+                      "(expected secret:<id> or secret:<id>/<key>)")
+        return value
+    if resolve is None:
+        problem(path, "refers to a Juju secret, which cannot be read here")
+        return value
+    try:
+        return resolve(match["uri"], match["key"])
+    except SecretLookupError as err:
+        problem(path, str(err))
+        return value
+
+
+def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Find a field the way Dex does: keys match case-insensitively."""
+    current: Any = config
+    for part in dotted.split("."):
+        if not isinstance(current, dict):
+            return False, None
+        matches = [k for k in current if isinstance(k, str) and k.lower() == part.lower()]
+        if not matches:
+            return False, None
+        current = current[matches[0]]
+    return True, current
+
+
+def _check_fields(ctype: str, config: dict[str, Any], issuer: str,
+                  problem: Callable[[str | None, str], None]) -> None:
+    for key in config:
+        lowered = str(key).lower()
+        twins = [k for k in config if str(k).lower() == lowered]
+        if len(twins) > 1 and key == twins[0]:
+            problem(f"config.{key}", f"is given more than once ({', '.join(map(str, twins))}); "
+                                     "Dex matches keys without regard to case")
+    for field in REQUIRED_FIELDS[ctype]:
+        present, value = _lookup(config, field)
+        if not present or value is None or value == "":
+            hint = f" (set it to {issuer}/callback)" if field == "redirectURI" else ""
+            problem(f"config.{field}", f"is required for type {ctype}{hint}")
+        elif not isinstance(value, str):
+            problem(f"config.{field}", f"must be a string, not {_kind(value)}")
+
+    if ctype in REDIRECT_TYPES:
+        present, value = _lookup(config, "redirectURI")
+        expected = f"{issuer}/callback"
+        if present and isinstance(value, str) and value and value != expected:
+            problem("config.redirectURI", f"must be {expected} (Dex's callback), not {value}")
+
+    if ctype in ("saml", "samlExperimental"):
+        _, skip = _lookup(config, "insecureSkipSignatureValidation")
+        has_ca = _lookup(config, "ca")[0]
+        has_ca_data = _lookup(config, "caData")[0]
+        if not skip and has_ca == has_ca_data:
+            problem("config.ca", "or config.caData is required, not both "
+                                 "(unless insecureSkipSignatureValidation is true)")
+    elif ctype == "github":
+        if _lookup(config, "org")[0] and _lookup(config, "orgs")[0]:
+            problem("config.org", "and config.orgs cannot both be set; use orgs")
+        present, host = _lookup(config, "hostName")
+        if present and isinstance(host, str) and "/" in host:
+            problem("config.hostName", "must be a host name without a scheme or '/'")
+        if _lookup(config, "rootCA")[0] and not present:
+            problem("config.rootCA", "needs config.hostName (GitHub Enterprise)")
+    elif ctype == "google":
+        if _lookup(config, "serviceAccountFilePath")[0] and not _lookup(config, "domainToAdminEmail")[0]:
+            problem("config.serviceAccountFilePath", "needs config.domainToAdminEmail")
+    elif ctype == "microsoft":
+        present, fmt = _lookup(config, "groupNameFormat")
+        if present and fmt not in ("name", "id"):
+            problem("config.groupNameFormat", 'must be "name" or "id"')
+
+
+def _check_spelling(config: dict[str, Any], known: dict[str, Any], path: str, ctype: str,
+                    problem: Callable[[str | None, str], None]) -> None:
+    by_lower = {k.lower(): k for k in known}
+    for key, value in config.items():
+        name = str(key)
+        if name.lower() in by_lower:
+            nested = known[by_lower[name.lower()]]
+            if isinstance(nested, dict) and isinstance(value, dict):
+                _check_spelling(value, nested, f"{path}.{name}", ctype, problem)
+            continue
+        close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.8)
+        if close:
+            problem(f"{path}.{name}", f'is not a {ctype} field (did you mean "{by_lower[close[0]]}"?); '
+                                      "Dex would silently ignore it")
+        else:
+            logger.info("connector field %s.%s is not one the charm knows for %s; passing it on",
+                        path, name, ctype)
+
+
+def _suggest(word: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f' (did you mean "{close[0]}"?)' if close else ""

@@ -1,0 +1,140 @@
+"""Render the Pebble layers of the `dex` and `gatekeeper` containers.
+
+Pure (plain dicts, no `ops`), so the end-to-end harness starts the gatekeeper with exactly the
+environment the charm would give it. A service restarts on replan only when its layer changes,
+so the Dex layer carries a hash of the config file it reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+DEX_CONFIG_PATH = "/etc/dex/config.yaml"
+DEX_COMMAND = f"/usr/local/bin/dex serve {DEX_CONFIG_PATH}"
+GATEKEEPER_COMMAND = "python3 -m gatekeeper"
+GATEKEEPER_PORT = 8080
+DEX_TELEMETRY_PORT = 5558
+DEX_WEB_PORT = 5556
+
+
+@dataclass(frozen=True)
+class GatekeeperSettings:
+    """The gatekeeper's environment, as docs/architecture.md documents it."""
+
+    public_url: str
+    issuer_url: str
+    client_id: str
+    client_secret: str
+    session_keys: str
+    provider_url: str = f"http://127.0.0.1:{DEX_WEB_PORT}/dex"
+    session_lifetime: str = "86400"
+    prefix: str = "/authservice"
+    userid_header: str = "kubeflow-userid"
+    userid_prefix: str = ""
+    userid_claim: str = "email"
+    groups_header: str = "kubeflow-groups"
+    groups_claim: str = "groups"
+    skip_auth_paths: tuple[str, ...] = ()
+    extra_audiences: tuple[str, ...] = ()
+    secure_cookies: bool = True
+    after_logout_url: str = "/"
+    scopes: str = "openid email profile groups"
+    log_level: str = "info"
+    workers: int = 1
+
+
+def config_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def gatekeeper_environment(settings: GatekeeperSettings) -> dict[str, str]:
+    return {
+        "GATEKEEPER_PUBLIC_URL": settings.public_url,
+        "GATEKEEPER_ISSUER_URL": settings.issuer_url,
+        "GATEKEEPER_PROVIDER_URL": settings.provider_url,
+        "GATEKEEPER_CLIENT_ID": settings.client_id,
+        "GATEKEEPER_CLIENT_SECRET": settings.client_secret,
+        "GATEKEEPER_SESSION_KEYS": settings.session_keys,
+        "GATEKEEPER_SESSION_LIFETIME": settings.session_lifetime,
+        "GATEKEEPER_PREFIX": settings.prefix,
+        "GATEKEEPER_USERID_HEADER": settings.userid_header,
+        "GATEKEEPER_USERID_PREFIX": settings.userid_prefix,
+        "GATEKEEPER_USERID_CLAIM": settings.userid_claim,
+        "GATEKEEPER_GROUPS_HEADER": settings.groups_header,
+        "GATEKEEPER_GROUPS_CLAIM": settings.groups_claim,
+        "GATEKEEPER_SKIP_AUTH_PATHS": ",".join(settings.skip_auth_paths),
+        "GATEKEEPER_EXTRA_AUDIENCES": ",".join(settings.extra_audiences),
+        "GATEKEEPER_SCOPES": settings.scopes,
+        "GATEKEEPER_SECURE_COOKIES": "true" if settings.secure_cookies else "false",
+        "GATEKEEPER_AFTER_LOGOUT_URL": settings.after_logout_url,
+        "GATEKEEPER_HOST": "0.0.0.0",
+        "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
+        "GATEKEEPER_WORKERS": str(settings.workers),
+        "GATEKEEPER_LOG_LEVEL": settings.log_level,
+    }
+
+
+def gatekeeper_layer(settings: GatekeeperSettings) -> dict[str, Any]:
+    return {
+        "summary": "dex-auth gatekeeper",
+        "services": {
+            "gatekeeper": {
+                "override": "replace",
+                "summary": "authentication service for the gateway",
+                "command": GATEKEEPER_COMMAND,
+                "startup": "enabled",
+                "environment": gatekeeper_environment(settings),
+                "on-check-failure": {"gatekeeper-alive": "restart"},
+            }
+        },
+        "checks": {
+            "gatekeeper-alive": {
+                "override": "replace",
+                "level": "alive",
+                "period": "10s",
+                "timeout": "3s",
+                "threshold": 3,
+                "http": {"url": f"http://localhost:{GATEKEEPER_PORT}/healthz"},
+            }
+        },
+    }
+
+
+def dex_layer(config_text: str) -> dict[str, Any]:
+    """DEX_EXPAND_ENV=false keeps a `$` in a connector secret from being eaten by Dex."""
+    return {
+        "summary": "dex",
+        "services": {
+            "dex": {
+                "override": "replace",
+                "summary": "Dex OpenID Connect provider",
+                "command": DEX_COMMAND,
+                "startup": "enabled",
+                "environment": {
+                    "DEX_EXPAND_ENV": "false",
+                    "DEX_CONFIG_HASH": config_hash(config_text),
+                },
+                "on-check-failure": {"dex-alive": "restart"},
+            }
+        },
+        "checks": {
+            "dex-alive": {
+                "override": "replace",
+                "level": "alive",
+                "period": "10s",
+                "timeout": "3s",
+                "threshold": 3,
+                "http": {"url": f"http://localhost:{DEX_TELEMETRY_PORT}/healthz/live"},
+            },
+            "dex-ready": {
+                "override": "replace",
+                "level": "ready",
+                "period": "10s",
+                "timeout": "3s",
+                "threshold": 3,
+                "http": {"url": f"http://localhost:{DEX_TELEMETRY_PORT}/healthz"},
+            },
+        },
+    }

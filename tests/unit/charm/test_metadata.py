@@ -1,0 +1,117 @@
+"""charmcraft's own models validate the charm's metadata, config and actions."""
+
+import copy
+import keyword
+import pathlib
+import re
+
+import jsonschema
+import pydantic
+import pytest
+import yaml
+from charmcraft import linters, parts, preprocess
+from charmcraft.models.actions import JujuActions
+from charmcraft.models.config import JujuConfig
+from charmcraft.models.metadata import CharmMetadataLegacy
+from charmcraft.models.project import CharmcraftProject
+from craft_application.errors import CraftValidationError
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def project_data() -> dict:
+    parts.setup_parts()
+    data = load("charmcraft.yaml")
+    preprocess.add_default_parts(data)
+    preprocess.add_metadata(ROOT, data)
+    preprocess.add_config(ROOT, data)
+    preprocess.add_actions(ROOT, data)
+    return data
+
+
+def test_project_model(project_data):
+    project = CharmcraftProject.unmarshal(copy.deepcopy(project_data))
+    assert project.name == "dex-auth"
+    assert project.base == "ubuntu@24.04"
+    assert project.parts["charm"]["charm-requirements"] == ["requirements-charm.txt"]
+
+
+def test_config_model():
+    config = JujuConfig.model_validate(load("config.yaml"))
+    assert {"public-url", "connectors", "enable-password-db", "static-username", "static-password",
+            "session-lifetime", "userid-header", "userid-claim", "groups-header", "skip-auth-paths",
+            "extra-bearer-audiences", "ambassador-api-version", "log-level"} <= set(config.options)
+    assert linters.JujuConfig().run(ROOT) == linters.JujuConfig.Result.OK
+
+
+def check_actions(actions: dict) -> None:
+    """charmcraft 4.5's JujuActions model fails on every input under pydantic 2.14 (its validators
+    read a private attribute through the class), so apply its name rule and Juju's JSON-schema
+    rule for params directly."""
+    name_rule = JujuActions.__private_attributes__["_action_name_regex"].default
+    for name, action in actions.items():
+        assert name_rule.match(name) and not keyword.iskeyword(name), f"bad action name {name!r}"
+        assert isinstance(action, dict) and action.get("description"), f"{name} needs a description"
+        schema = {"type": "object", "properties": action.get("params", {})}
+        schema.update({k: v for k, v in action.items() if k in ("required", "additionalProperties")})
+        jsonschema.Draft7Validator.check_schema(schema)
+
+
+def test_actions():
+    actions = load("actions.yaml")
+    check_actions(actions)
+    assert set(actions) == {"show-static-password", "rotate-session-key", "show-ambassador-resources"}
+    assert linters.JujuActions().run(ROOT) == linters.JujuActions.Result.OK
+
+
+def test_metadata_model():
+    metadata = CharmMetadataLegacy.unmarshal(load("metadata.yaml"))
+    assert set(metadata.containers) == {"dex", "gatekeeper"}
+    assert metadata.resources["dex-image"]["upstream-source"] == "ghcr.io/dexidp/dex:v2.45.1"
+    assert set(metadata.resources) == {"dex-image", "gatekeeper-image"}
+    assert metadata.requires["ambassador"]["interface"] == "ambassador-routes"
+    assert metadata.peers and metadata.provides
+
+
+def test_every_option_says_format_and_example():
+    for name, option in load("config.yaml")["options"].items():
+        assert len(option["description"]) > 30, name
+
+
+def test_the_models_catch_a_typo():
+    bad = load("config.yaml")
+    bad["options"]["log-level"]["type"] = "strnig"
+    with pytest.raises(pydantic.ValidationError):
+        JujuConfig.model_validate(bad)
+    with pytest.raises(AssertionError, match="bad action name"):
+        check_actions({"Bad Name": {"description": "x"}})
+    with pytest.raises(jsonschema.SchemaError):
+        check_actions({"ok": {"description": "x", "params": {"p": {"type": "strnig"}}}})
+
+
+def test_duplicate_metadata_is_refused(project_data):
+    with pytest.raises(CraftValidationError):
+        preprocess.add_metadata(ROOT, {"name": "dex-auth"})
+
+
+def test_rock_installs_the_gatekeeper_with_its_pins():
+    rock = load("rockcraft.yaml")
+    assert rock["base"] == "ubuntu@24.04"
+    deps = rock["parts"]["dependencies"]
+    assert deps["source"] == "src/gatekeeper" and deps["python-requirements"] == ["requirements.txt"]
+    assert (ROOT / "src" / "gatekeeper" / "requirements.txt").exists()
+    pins = (ROOT / "requirements-charm.txt").read_text()
+    assert re.search(r"^ops==", pins, re.M) and re.search(r"^bcrypt==", pins, re.M)
+
+
+@pytest.mark.parametrize("lib", ["ambassador_routes", "oidc_client", "dex_issuer"])
+def test_libraries_carry_their_ids(lib):
+    text = (ROOT / "lib" / "charms" / "dex_auth" / "v0" / f"{lib}.py").read_text()
+    assert re.search(r'^LIBID = "[0-9a-f]{32}"$', text, re.M)
+    assert re.search(r"^LIBAPI = 0$", text, re.M)
+    assert re.search(r"^LIBPATCH = [1-9][0-9]*$", text, re.M)

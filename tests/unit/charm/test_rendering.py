@@ -1,0 +1,43 @@
+"""The one-call rendering path the charm and the end-to-end harness share."""
+
+import pytest
+import yaml
+
+from connectors import ConnectorsError
+from dex_config import DexConfigError, StaticClient, hash_password
+from rendering import SharedSecrets, render_from_config
+from settings import SettingsError
+
+SECRETS = SharedSecrets("client-secret", "k1=key-one", hash_password("pw"))
+
+
+def test_partial_config_takes_the_defaults():
+    rendered = render_from_config({"public-url": "http://127.0.0.1:8000"}, secrets=SECRETS)
+    dex = yaml.safe_load(rendered.dex_config)
+    assert dex["staticPasswords"][0]["email"] == "user@example.com"
+    assert rendered.gatekeeper_environment["GATEKEEPER_SESSION_KEYS"] == "k1=key-one"
+    assert rendered.gatekeeper_environment["GATEKEEPER_SECURE_COOKIES"] == "false"
+    assert rendered.issuer_url == "http://127.0.0.1:8000/dex"
+    assert yaml.safe_load(rendered.resources_yaml) == rendered.resources
+
+
+def test_relation_clients_are_sorted_after_the_built_in_ones():
+    clients = [StaticClient("zeta", "Z", ("https://z/cb",), "s"), StaticClient("alpha", "A", ("https://a/cb",), "s")]
+    rendered = render_from_config({"public-url": "https://kf.example.com"}, secrets=SECRETS, oidc_clients=clients)
+    ids = [c["id"] for c in yaml.safe_load(rendered.dex_config)["staticClients"]]
+    assert ids == ["dex-auth-gatekeeper", "dex-auth-cli", "alpha", "zeta"]
+
+
+def test_no_static_user_without_a_hash():
+    rendered = render_from_config({"public-url": "https://kf.example.com"}, secrets=SharedSecrets("c", "k=v"))
+    assert "staticPasswords" not in yaml.safe_load(rendered.dex_config)
+
+
+@pytest.mark.parametrize("config, error", [
+    ({"public-url": "ftp://x"}, SettingsError),
+    ({"public-url": "https://x", "connectors": "- [1"}, ConnectorsError),
+    ({"public-url": "https://x", "enable-password-db": False}, DexConfigError),
+])
+def test_each_kind_of_bad_input_has_its_error(config, error):
+    with pytest.raises(error):
+        render_from_config(config, secrets=SECRETS)
