@@ -1,0 +1,235 @@
+"""The OpenID Provider (Dex) as the gatekeeper sees it: discovery, signing keys, code exchange.
+
+Nothing here is on the hot path: sessions verify with no network. Discovery and keys are fetched
+in the background with backoff, so the gatekeeper starts (and serves existing sessions) while
+Dex is still down; logins wait until `ready`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import jwt
+
+from gatekeeper.config import Settings
+
+log = logging.getLogger("gatekeeper.provider")
+
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
+
+
+class ProviderUnavailable(Exception):
+    """The provider cannot be used yet (not discovered, unreachable, or answering nonsense)."""
+
+
+class CodeExchangeError(Exception):
+    """The token endpoint refused the code; `reason` is the provider's short error code."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ProviderMetadata:
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    client_secret_basic: bool
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key: Any
+    algorithms: frozenset[str]
+
+
+def parse_jwks(document: Any) -> dict[str, SigningKey]:
+    """Asymmetric signing keys by kid; symmetric, encryption and unusable keys are left out."""
+    keys: dict[str, SigningKey] = {}
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ProviderUnavailable("JWKS document has no 'keys' list")
+    for entry in document["keys"]:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        kty, alg = entry.get("kty"), entry.get("alg")
+        if kty == "RSA":
+            family = RSA_ALGORITHMS
+        elif kty == "EC" and entry.get("crv") in EC_ALGORITHMS:
+            family = frozenset({EC_ALGORITHMS[entry["crv"]]})
+        elif kty == "OKP":
+            family = frozenset({"EdDSA"})
+        else:
+            continue
+        if alg is not None:
+            if alg not in family:
+                continue
+            family = frozenset({alg})
+        try:
+            key = jwt.PyJWK(entry, algorithm=alg or ("RS256" if kty == "RSA" else next(iter(family)))).key
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+            continue
+        keys[str(entry.get("kid", ""))] = SigningKey(key=key, algorithms=family)
+    return keys
+
+
+class Provider:
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        *,
+        max_backoff: float = 30.0,
+        keys_interval: float = 600.0,
+        unknown_kid_interval: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+        self.metadata: ProviderMetadata | None = None
+        self.keys: dict[str, SigningKey] = {}
+        self.last_error = "not contacted yet"
+        self.max_backoff = max_backoff
+        self.keys_interval = keys_interval
+        self.unknown_kid_interval = unknown_kid_interval
+        self._last_key_fetch = 0.0
+        self._key_lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.metadata is not None and bool(self.keys)
+
+    def _internal(self, url: str) -> str:
+        """Where the gatekeeper itself reaches an endpoint the issuer advertises publicly."""
+        issuer, provider = self.settings.issuer_url, self.settings.provider_url
+        if issuer != provider and url.startswith(issuer + "/"):
+            return provider + url[len(issuer) :]
+        return url
+
+    async def _get_json(self, url: str, what: str) -> Any:
+        try:
+            response = await self.client.get(url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"{what} at {url} unreachable: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise ProviderUnavailable(f"{what} at {url} answered HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderUnavailable(f"{what} at {url} is not JSON") from None
+
+    async def discover(self) -> ProviderMetadata:
+        url = self.settings.provider_url + "/.well-known/openid-configuration"
+        doc = await self._get_json(url, "discovery")
+        if not isinstance(doc, dict):
+            raise ProviderUnavailable(f"discovery at {url} is not a JSON object")
+        issuer = doc.get("issuer")
+        if not isinstance(issuer, str) or issuer.rstrip("/") != self.settings.issuer_url:
+            raise ProviderUnavailable(
+                f"discovery at {url} names issuer {str(issuer)[:200]!r}, but GATEKEEPER_ISSUER_URL is "
+                f"{self.settings.issuer_url!r}: they must be identical"
+            )
+        fields = {}
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            value = doc.get(name)
+            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                raise ProviderUnavailable(f"discovery at {url} lacks a valid {name}")
+            fields[name] = value
+        methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        basic = "client_secret_basic" in methods or "client_secret_post" not in methods
+        self.metadata = ProviderMetadata(
+            authorization_endpoint=fields["authorization_endpoint"],
+            token_endpoint=self._internal(fields["token_endpoint"]),
+            jwks_uri=self._internal(fields["jwks_uri"]),
+            client_secret_basic=basic,
+        )
+        return self.metadata
+
+    async def refresh_keys(self) -> None:
+        if self.metadata is None:
+            raise ProviderUnavailable("discovery has not succeeded yet")
+        self._last_key_fetch = time.monotonic()
+        keys = parse_jwks(await self._get_json(self.metadata.jwks_uri, "JWKS"))
+        if not keys:
+            raise ProviderUnavailable(f"JWKS at {self.metadata.jwks_uri} holds no usable signing key")
+        self.keys = keys
+
+    async def key_for(self, kid: str) -> SigningKey | None:
+        """The key for `kid`, refetching the JWKS (at most every few seconds) when it is unknown."""
+        key = self.keys.get(kid)
+        if key is not None or self.metadata is None:
+            return key
+        async with self._key_lock:
+            if kid not in self.keys and time.monotonic() - self._last_key_fetch >= self.unknown_kid_interval:
+                try:
+                    await self.refresh_keys()
+                except ProviderUnavailable as exc:
+                    log.warning("key refresh failed", extra={"event": "jwks_error", "reason": str(exc)})
+        return self.keys.get(kid)
+
+    async def run(self) -> None:
+        """Background task: discover with backoff, then refresh the keys periodically."""
+        delay = 1.0
+        while True:
+            try:
+                if self.metadata is None:
+                    await self.discover()
+                await self.refresh_keys()
+            except ProviderUnavailable as exc:
+                if str(exc) != self.last_error:
+                    log.warning(
+                        "identity provider not usable yet", extra={"event": "provider_error", "reason": str(exc)}
+                    )
+                self.last_error = str(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            if self.last_error:
+                log.info("identity provider ready", extra={"event": "provider_ready", "keys": len(self.keys)})
+            self.last_error = ""
+            delay = 1.0
+            await asyncio.sleep(self.keys_interval)
+
+    async def exchange_code(self, code: str, verifier: str) -> str:
+        """The ID token for an authorization code (PKCE verifier and client secret attached)."""
+        if self.metadata is None:
+            raise ProviderUnavailable("identity provider not discovered yet")
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.settings.callback_url,
+            "code_verifier": verifier,
+        }
+        headers = {"Accept": "application/json"}
+        if self.metadata.client_secret_basic:
+            pair = f"{quote(self.settings.client_id, safe='')}:{quote(self.settings.client_secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            form["client_id"] = self.settings.client_id
+            form["client_secret"] = self.settings.client_secret
+        try:
+            response = await self.client.post(self.metadata.token_endpoint, data=form, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200:
+            error = body.get("error") if isinstance(body, dict) else None
+            reason = error if isinstance(error, str) and error.isascii() else f"http_{response.status_code}"
+            raise CodeExchangeError(reason[:64])
+        id_token = body.get("id_token") if isinstance(body, dict) else None
+        if not isinstance(id_token, str) or not id_token:
+            raise CodeExchangeError("no_id_token")
+        return id_token
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,123 @@
+"""Verifying the provider's ID tokens, and the bounded cache of tokens already verified.
+
+The cache is what keeps the check path cheap: a token's signature is checked once, then the
+prepared answer is reused until the token expires. Revocation is checked on every hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from gatekeeper.config import Settings
+from gatekeeper.headers import Header, usable_groups
+from gatekeeper.provider import Provider
+from gatekeeper.sessions import TokenError
+
+CLOCK_LEEWAY = 30
+MAX_ID_TOKEN_LENGTH = 64 * 1024  # big group lists make big ID tokens; headers are bounded by the server
+
+
+@dataclass(slots=True)
+class Verified:
+    """A token's verdict: when it stops being valid, how to revoke it, and the 200 to send."""
+
+    exp: float
+    revocation_key: str
+    headers: list[Header]
+    user: str
+
+
+class VerifiedCache:
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._entries: dict[str, Verified] = {}
+        self.get_entry = self._entries.get
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Verified | None:
+        return self._entries.get(token)
+
+    def put(self, token: str, entry: Verified, now: float | None = None) -> None:
+        if len(self._entries) >= self.limit:
+            self.purge(time.time() if now is None else now)
+            if len(self._entries) >= self.limit:  # still full of live tokens: drop the oldest half
+                for key in list(self._entries)[: self.limit // 2]:
+                    del self._entries[key]
+        self._entries[token] = entry
+
+    def discard(self, token: str) -> None:
+        self._entries.pop(token, None)
+
+    def purge(self, now: float) -> None:
+        for key in [k for k, v in self._entries.items() if v.exp <= now]:
+            del self._entries[key]
+
+
+def token_fingerprint(token: str) -> str:
+    """A revocation key for tokens without a jti of ours (never logged, never reversible)."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def identity_from_claims(claims: dict[str, Any], settings: Settings) -> tuple[str, tuple[str, ...]]:
+    user = claims.get(settings.userid_claim)
+    if not isinstance(user, str) or not user:
+        raise TokenError("missing_claim", f"the token has no {settings.userid_claim!r} claim to use as user id")
+    return user, usable_groups(claims.get(settings.groups_claim, []))
+
+
+class IdTokenVerifier:
+    """Checks ID tokens signed by the provider's keys (never HS*/none), issuer, audience, expiry."""
+
+    def __init__(self, settings: Settings, provider: Provider) -> None:
+        self.settings = settings
+        self.provider = provider
+
+    async def verify(self, token: str, *, audiences: tuple[str, ...], nonce: str | None = None) -> dict[str, Any]:
+        if not token or len(token) > MAX_ID_TOKEN_LENGTH:
+            raise TokenError("malformed", "token is empty or too long")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenError("malformed", "not a JWT") from None
+        alg, kid = header.get("alg"), header.get("kid", "")
+        if not isinstance(alg, str) or not isinstance(kid, str):
+            raise TokenError("malformed", "bad JWT header")
+        if not self.provider.keys and not self.provider.ready:
+            raise TokenError("provider_unavailable", "the identity provider's keys are not loaded yet")
+        key = await self.provider.key_for(kid)
+        if key is None and kid == "" and len(self.provider.keys) == 1:
+            key = next(iter(self.provider.keys.values()))
+        if key is None:
+            raise TokenError("unknown_key", "signed with a key the identity provider does not publish")
+        if alg not in key.algorithms:
+            raise TokenError("bad_algorithm", f"algorithm {alg[:20]!r} does not match the signing key")
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[alg],
+                audience=list(audiences),
+                issuer=self.settings.issuer_url,
+                leeway=CLOCK_LEEWAY,
+                options={"require": ["iss", "aud", "exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("expired", "token has expired") from None
+        except jwt.InvalidSignatureError:
+            raise TokenError("bad_signature", "signature does not match") from None
+        except jwt.InvalidAudienceError:
+            raise TokenError("bad_audience", "token was issued for another client") from None
+        except jwt.InvalidIssuerError:
+            raise TokenError("bad_issuer", "token was issued by another issuer") from None
+        except jwt.PyJWTError as exc:
+            raise TokenError("invalid", type(exc).__name__) from None
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise TokenError("bad_nonce", "the ID token's nonce does not match this login attempt")
+        return claims

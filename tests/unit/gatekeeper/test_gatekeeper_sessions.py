@@ -1,0 +1,116 @@
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from gatekeeper.config import SessionKey
+from gatekeeper.sessions import SESSION_AUDIENCE, SESSION_ISSUER, Revocations, SessionCodec, Signer, TokenError
+
+OLD = SessionKey("old", b"o" * 40)
+NEW = SessionKey("new", b"n" * 40)
+
+
+def test_issue_and_verify_round_trip():
+    codec = SessionCodec((NEW,), 3600)
+    token, session = codec.issue(user="jane@example.com", groups=("a", "b"), sub="sub-1")
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "HS256", "kid": "new", "typ": "JWT"}
+    claims = jwt.decode(token, NEW.secret, algorithms=["HS256"], audience=SESSION_AUDIENCE)
+    assert claims["iss"] == SESSION_ISSUER and claims["uid"] == "jane@example.com"
+    assert claims["groups"] == ["a", "b"] and claims["sub"] == "sub-1"
+    assert claims["exp"] - claims["iat"] == 3600 and claims["jti"] == session.jti
+    assert codec.verify(token) == session
+
+
+def test_rotation_old_tokens_still_verify_new_ones_use_new_key():
+    old_token, _ = SessionCodec((OLD,), 3600).issue(user="u", groups=(), sub="s")
+    rotated = SessionCodec((NEW, OLD), 3600)
+    assert rotated.verify(old_token).user == "u"
+    new_token, _ = rotated.issue(user="u", groups=(), sub="s")
+    assert jwt.get_unverified_header(new_token)["kid"] == "new"
+    with pytest.raises(TokenError) as info:
+        SessionCodec((NEW,), 3600).verify(old_token)  # old key retired
+    assert info.value.reason == "unknown_key"
+
+
+def test_expired_session_is_refused():
+    codec = SessionCodec((NEW,), 60)
+    token, _ = codec.issue(user="u", groups=(), sub="s", now=time.time() - 120)
+    with pytest.raises(TokenError) as info:
+        codec.verify(token)
+    assert info.value.reason == "expired"
+
+
+def _forge(payload, key=b"", alg="HS256", kid="new"):
+    return (
+        jwt.encode(payload, key, algorithm=alg, headers={"kid": kid})
+        if alg != "none"
+        else jwt.encode(payload, None, algorithm="none", headers={"kid": kid})
+    )
+
+
+def _payload(**over):
+    now = int(time.time())
+    p = {
+        "iss": SESSION_ISSUER,
+        "aud": SESSION_AUDIENCE,
+        "sub": "s",
+        "uid": "evil",
+        "groups": [],
+        "iat": now,
+        "exp": now + 60,
+        "jti": "j",
+    }
+    p.update(over)
+    return p
+
+
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        (_forge(_payload(), alg="none"), "bad_algorithm"),
+        (_forge(_payload(), b"x" * 40), "bad_signature"),
+        (_forge(_payload(), NEW.secret, kid="nope"), "unknown_key"),
+        (_forge(_payload(aud="dex-auth-login-state"), NEW.secret), "invalid"),
+        (_forge(_payload(iss="someone-else"), NEW.secret), "invalid"),
+        (_forge({k: v for k, v in _payload().items() if k != "jti"}, NEW.secret), "invalid"),
+        (_forge(_payload(uid=""), NEW.secret), "invalid"),
+        (_forge(_payload(groups="admins"), NEW.secret), "invalid"),
+        ("not-a-jwt", "malformed"),
+        ("a.b.c", "malformed"),
+        ("", "malformed"),
+        ("x" * 10_000, "malformed"),
+    ],
+)
+def test_forged_or_broken_tokens_are_refused(token, reason):
+    with pytest.raises(TokenError) as info:
+        SessionCodec((NEW,), 3600).verify(token)
+    assert info.value.reason == reason
+
+
+def test_kid_header_of_wrong_type_is_refused():
+    good = jwt.encode(_payload(), NEW.secret, algorithm="HS256", headers={"kid": "new"})
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": ["new"]}).encode()).rstrip(b"=").decode()
+    token = header + "." + good.split(".", 1)[1]
+    with pytest.raises(TokenError):
+        SessionCodec((NEW,), 3600).verify(token)
+
+
+def test_state_tokens_are_not_sessions():
+    state = Signer((NEW,), "dex-auth-login-state").sign({"uid": "u", "jti": "j", "sub": "s", "iat": 1, "exp": 2**40})
+    with pytest.raises(TokenError):
+        SessionCodec((NEW,), 3600).verify(state)
+
+
+def test_revocations_expire_with_the_token_and_are_bounded():
+    revoked = Revocations(limit=3)
+    revoked.revoke("a", expires_at=100, now=50)
+    revoked.revoke("gone", expires_at=10, now=50)  # already expired: nothing to remember
+    assert "a" in revoked and "gone" not in revoked
+    revoked.purge(now=101)
+    assert "a" not in revoked
+    for i, exp in enumerate([200, 300, 400, 500]):
+        revoked.revoke(f"k{i}", expires_at=exp, now=150)
+    assert len(revoked) == 3 and "k0" not in revoked and "k3" in revoked
