@@ -158,7 +158,7 @@ class DexAuthCharm(ops.CharmBase):
                 settings, found, app_name=self.app.name, namespace=self.model.name,
                 secrets=shared, oidc_clients=self._oidc_static_clients(),
             )
-        except DexConfigError as err:
+        except (DexConfigError, SettingsError) as err:
             return ops.BlockedStatus(str(err))
 
     def _apply_dex(self, rendered: Rendered) -> None:

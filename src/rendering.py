@@ -20,8 +20,39 @@ from dex_config import (
     gatekeeper_client,
     render_dex_config_yaml,
 )
-from settings import CLI_CLIENT_ID, GATEKEEPER_CLIENT_ID, Settings, parse_settings
+from gatekeeper.config import ConfigError, load_settings as load_gatekeeper_settings
+from settings import CLI_CLIENT_ID, GATEKEEPER_CLIENT_ID, Settings, SettingsError, parse_settings
 from workloads import GatekeeperSettings, dex_layer, gatekeeper_layer
+
+
+# The charm option behind each gatekeeper variable a user can get wrong.
+_OPTION_OF_VARIABLE = {
+    "GATEKEEPER_PUBLIC_URL": "public-url",
+    "GATEKEEPER_SESSION_LIFETIME": "session-lifetime",
+    "GATEKEEPER_USERID_HEADER": "userid-header",
+    "GATEKEEPER_USERID_PREFIX": "userid-prefix",
+    "GATEKEEPER_GROUPS_HEADER": "groups-header",
+    "GATEKEEPER_SKIP_AUTH_PATHS": "skip-auth-paths",
+    "GATEKEEPER_EXTRA_AUDIENCES": "extra-bearer-audiences",
+    "GATEKEEPER_AFTER_LOGOUT_URL": "after-logout-url",
+    "GATEKEEPER_WORKERS": "gatekeeper-workers",
+    "GATEKEEPER_LOG_LEVEL": "log-level",
+}
+
+
+def check_gatekeeper_environment(environment: Mapping[str, str]) -> None:
+    """Run the gatekeeper's own start-up check on what we render.
+
+    The gatekeeper refuses to start on a bad value; catching it here keeps the running
+    gatekeeper and turns the refusal into a Blocked message naming the charm option.
+    """
+    try:
+        load_gatekeeper_settings(environment)
+    except ConfigError as err:
+        option = _OPTION_OF_VARIABLE.get(err.variable or "", "")
+        if not option:
+            raise
+        raise SettingsError(option, f"the gatekeeper would refuse it: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -66,7 +97,8 @@ def render_all(
     secrets: SharedSecrets,
     oidc_clients: Sequence[StaticClient] = (),
 ) -> Rendered:
-    """Raises dex_config.DexConfigError when Dex would refuse the result."""
+    """Raises dex_config.DexConfigError when Dex would refuse the result, and
+    settings.SettingsError when the gatekeeper would refuse its environment."""
     issuer = settings.issuer_url
     static_user = None
     if settings.enable_password_db and settings.static_username and secrets.static_password_hash:
@@ -106,13 +138,15 @@ def render_all(
         log_level=settings.log_level,
         workers=settings.gatekeeper_workers,
     )
+    layer = gatekeeper_layer(gatekeeper)
+    check_gatekeeper_environment(layer["services"]["gatekeeper"]["environment"])
     routes = ambassador_settings(settings.ambassador_api_version, settings.userid_header,
                                  settings.groups_header, app_name, namespace)
     return Rendered(
         settings=settings,
         dex_config=dex_text,
         dex_layer=dex_layer(dex_text),
-        gatekeeper_layer=gatekeeper_layer(gatekeeper),
+        gatekeeper_layer=layer,
         resources=render_resources(routes),
         resources_yaml=render_resources_yaml(routes),
     )

@@ -25,7 +25,15 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(ValueError):
-    """A GATEKEEPER_* variable is missing or invalid; the message names it."""
+    """A GATEKEEPER_* variable is missing or invalid; the message starts with its name.
+
+    `variable` lets the charm, which renders these variables, point at its own option instead.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        first = message.split(" ", 1)[0]
+        self.variable = first if first.startswith("GATEKEEPER_") else None
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,22 @@ def test_bad_options_block_with_the_option_named(ctx, tmp_path, option, value, m
     assert not config_file(tmp_path).exists()
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("skip-auth-paths", "/",
+     "config skip-auth-paths: the gatekeeper would refuse it: GATEKEEPER_SKIP_AUTH_PATHS entry '/' "
+     "would turn authentication off for every path"),
+    ("session-lifetime", "30s",
+     "config session-lifetime: the gatekeeper would refuse it: GATEKEEPER_SESSION_LIFETIME must be "
+     "between 1 minute and 366 days, got '30s'"),
+])
+def test_values_the_gatekeeper_refuses_block_and_keep_it_running(ctx, tmp_path, option, value, message):
+    good = ctx.run(ctx.on.config_changed(), state(tmp_path))
+    before = good.get_container("gatekeeper").plan
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(good, config={**good.config, option: value}))
+    assert out.unit_status == testing.BlockedStatus(message)
+    assert out.get_container("gatekeeper").plan == before
+
+
 def test_no_way_to_log_in_blocks(ctx, tmp_path):
     out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"enable-password-db": False}))
     assert out.unit_status == testing.BlockedStatus("nobody can log in: set connectors or enable-password-db=true")

@@ -8,14 +8,14 @@ from dex_config import DexConfigError, StaticClient, hash_password
 from rendering import SharedSecrets, render_from_config
 from settings import SettingsError
 
-SECRETS = SharedSecrets("client-secret", "k1=key-one", hash_password("pw"))
+SECRETS = SharedSecrets("client-secret", "k1=" + "key-one-" * 5, hash_password("pw"))
 
 
 def test_partial_config_takes_the_defaults():
     rendered = render_from_config({"public-url": "http://127.0.0.1:8000"}, secrets=SECRETS)
     dex = yaml.safe_load(rendered.dex_config)
     assert dex["staticPasswords"][0]["email"] == "user@example.com"
-    assert rendered.gatekeeper_environment["GATEKEEPER_SESSION_KEYS"] == "k1=key-one"
+    assert rendered.gatekeeper_environment["GATEKEEPER_SESSION_KEYS"] == "k1=" + "key-one-" * 5
     assert rendered.gatekeeper_environment["GATEKEEPER_SECURE_COOKIES"] == "false"
     assert rendered.issuer_url == "http://127.0.0.1:8000/dex"
     assert yaml.safe_load(rendered.resources_yaml) == rendered.resources
@@ -29,7 +29,7 @@ def test_relation_clients_are_sorted_after_the_built_in_ones():
 
 
 def test_no_static_user_without_a_hash():
-    rendered = render_from_config({"public-url": "https://kf.example.com"}, secrets=SharedSecrets("c", "k=v"))
+    rendered = render_from_config({"public-url": "https://kf.example.com"}, secrets=SharedSecrets("c", "k=" + "v" * 32))
     assert "staticPasswords" not in yaml.safe_load(rendered.dex_config)
 
 
