@@ -1,0 +1,1 @@
+"""End-to-end harness: the charm's outputs run as real processes (see stack.py)."""
