@@ -6,6 +6,7 @@ AuthService that sends every other request to the gatekeeper's check endpoint.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,26 @@ DEX_PREFIX = "/dex/"
 # authorization, cookie, user-agent and x-forwarded-* on top.
 CHECK_REQUEST_HEADERS = ("accept", "authorization", "cookie", "x-requested-with",
                          "sec-fetch-mode", "sec-fetch-dest", "x-forwarded-proto", "x-forwarded-host")
+
+
+def lookalike_spellings(header: str) -> list[str]:
+    """The spellings of `header` with some `-` written as `_`.
+
+    Ambassador replaces only the exact identity header on an allowed request, while Envoy
+    passes `kubeflow_userid` upstream untouched (headers_with_underscores_action defaults to
+    ALLOW) and some apps read it as the identity. Sending these to the gatekeeper lets it
+    refuse the request. Long names get only the all-underscore spelling to bound the list.
+    """
+    parts = header.lower().split("-")
+    if len(parts) == 1:
+        return []
+    if len(parts) > 5:
+        return ["_".join(parts)]
+    spellings = []
+    for separators in itertools.product("-_", repeat=len(parts) - 1):
+        if "_" in separators:
+            spellings.append(parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:])))
+    return spellings
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,11 @@ def render_resources(settings: AmbassadorSettings) -> list[dict[str, Any]]:
             "proto": "http",
             "path_prefix": f"{settings.prefix.rstrip('/')}/check",
             "timeout_ms": settings.check_timeout_ms,
-            "allowed_request_headers": list(CHECK_REQUEST_HEADERS),
+            "allowed_request_headers": [
+                *CHECK_REQUEST_HEADERS,
+                *lookalike_spellings(settings.userid_header),
+                *lookalike_spellings(settings.groups_header),
+            ],
             "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
             "failure_mode_allow": False,
         }),

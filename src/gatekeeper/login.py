@@ -40,6 +40,9 @@ log = logging.getLogger("gatekeeper.login")
 
 STATE_LIFETIME = 600
 MAX_STATE_COOKIES = 5
+# Crafted requests can carry hundreds of state cookies; expiring them all in one answer would
+# exceed Envoy's 100-header limit and turn the redirect into an error.
+MAX_EXPIRED_PER_ANSWER = 10
 RETRY_MARK = "retry-"
 MAX_CODE_LENGTH = 2048
 _STATE_RE = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
@@ -96,7 +99,8 @@ class LoginFlow:
         if len(seen) < MAX_STATE_COOKIES:
             return []
         oldest_first = sorted(seen, key=lambda name: _issued_at(seen[name]))
-        return oldest_first[: len(seen) - MAX_STATE_COOKIES + 1]
+        surplus = len(seen) - MAX_STATE_COOKIES + 1
+        return oldest_first[: min(surplus, MAX_EXPIRED_PER_ANSWER)]
 
     def start(self, return_path: str, cookie_header: str, *, retry: bool = False) -> Response:
         """302 to the provider's authorization endpoint, with a fresh state cookie."""

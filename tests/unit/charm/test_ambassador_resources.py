@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ambassador import AmbassadorSettings, render_resources, render_resources_yaml
+from ambassador import AmbassadorSettings, lookalike_spellings, render_resources, render_resources_yaml
 
 CRDS = pathlib.Path(__file__).resolve().parents[2] / "data" / "emissary-crds"
 SCHEMAS = {
@@ -77,6 +77,19 @@ def test_auth_service_points_at_the_check_endpoint_with_identity_headers():
     assert spec["allowed_authorization_headers"] == ["x-user", "x-groups"]
     for header in ("accept", "x-requested-with", "sec-fetch-mode", "cookie", "authorization"):
         assert header in spec["allowed_request_headers"]
+
+
+def test_lookalike_identity_headers_go_to_the_gatekeeper():
+    spec = render_resources(AmbassadorSettings(app_name="dex-auth", namespace="kubeflow"))[2]["spec"]
+    for header in ("kubeflow_userid", "kubeflow_groups"):
+        assert header in spec["allowed_request_headers"]
+
+
+def test_lookalike_spellings_cover_every_dash_and_only_lookalikes():
+    assert lookalike_spellings("x-auth-user") == ["x-auth_user", "x_auth-user", "x_auth_user"]
+    assert lookalike_spellings("X-User") == ["x_user"]
+    assert lookalike_spellings("user") == []
+    assert lookalike_spellings("a-b-c-d-e-f-g") == ["a_b_c_d_e_f_g"]
 
 
 def test_resources_live_in_the_model_namespace():

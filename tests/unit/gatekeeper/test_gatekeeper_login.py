@@ -4,7 +4,7 @@ import time
 import jwt
 
 from gatekeeper.cookies import STATE_COOKIE_PREFIX
-from gatekeeper.login import MAX_STATE_COOKIES, pkce_challenge
+from gatekeeper.login import MAX_EXPIRED_PER_ANSWER, MAX_STATE_COOKIES, pkce_challenge
 from gatekeeper.sessions import Signer
 
 from gatekeeper_fixtures import ready_app
@@ -35,6 +35,12 @@ def test_surplus_state_cookies_oldest_first(dex):
     assert surplus == [f"{STATE_COOKIE_PREFIX}junk", f"{STATE_COOKIE_PREFIX}s0", f"{STATE_COOKIE_PREFIX}s1"]
     assert len(values) - len(surplus) == MAX_STATE_COOKIES - 1
     assert login.surplus_state_cookies("a=1") == []
+
+
+def test_expired_state_cookies_per_answer_are_capped(dex):
+    login = _login(dex)
+    crafted = "; ".join(f"{STATE_COOKIE_PREFIX}{i:04d}=x.y.z" for i in range(500))
+    assert len(login.surplus_state_cookies(crafted)) == MAX_EXPIRED_PER_ANSWER
 
 
 def test_read_attempt_checks_name_binding_and_signature(dex):
