@@ -1,0 +1,179 @@
+"""The login tool as Python functions: a token (or session cookie) for a deployment, cached."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .browser_flow import DEFAULT_PREFIX, SESSION_COOKIE, browser_login
+from .cache import TokenCache, cache_key
+from .device import DevicePrompt, print_prompt, run_device_flow
+from .errors import UsageError
+from .provider import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, Provider, RefreshRejectedError
+from .tokens import TokenSet, jwt_expiry
+from .transport import new_session
+
+Secret = str | Callable[[], str]
+
+
+def check_url(url: str, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"{what} '{url}' is not an http(s) URL such as https://kubeflow.example.com")
+    if parts.query or parts.fragment:
+        raise UsageError(f"{what} '{url}' must not carry a query or fragment")
+    return url.rstrip("/")
+
+
+def issuer_for(url: str) -> str:
+    """Dex's issuer for a deployment URL: `<public-url>/dex` (a URL already ending in /dex is kept)."""
+    base = check_url(url, "the deployment URL")
+    return base if urlsplit(base).path.endswith("/dex") else f"{base}/dex"
+
+
+def _resolve(value: Secret | None) -> str | None:
+    return value() if callable(value) else value
+
+
+def obtain_tokens(
+    url: str | None = None,
+    *,
+    issuer: str | None = None,
+    username: Secret | None = None,
+    password: Secret | None = None,
+    device: bool = False,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str | None = None,
+    scopes: tuple[str, ...] = DEFAULT_SCOPES,
+    cache: TokenCache | None = None,
+    refresh: bool = True,
+    force: bool = False,
+    min_validity: float = 60.0,
+    on_device_prompt: Callable[[DevicePrompt], None] = print_prompt,
+    timeout: float = 10.0,
+    verify: bool | str = True,
+) -> TokenSet:
+    """Return valid tokens: from the cache, by refreshing them, or by a new login.
+
+    `username` and `password` may be callables so that a prompt appears only when a new password
+    login is really needed. With `device=True` the device flow replaces the password grant.
+    """
+    if issuer is None and url is None:
+        raise UsageError("no deployment URL: pass it (e.g. https://kubeflow.example.com) or set DEX_AUTH_URL")
+    issuer = check_url(issuer, "the issuer") if issuer else issuer_for(url)  # type: ignore[arg-type]
+    provider = Provider(issuer, client_id=client_id, client_secret=client_secret, scopes=scopes,
+                        session=new_session(verify), timeout=timeout)
+    key = cache_key(issuer, client_id)
+    wanted_user = username if isinstance(username, str) and not device else None
+
+    if cache is not None and not force:
+        with cache.locked():
+            cached = TokenSet.from_json(cache.get(key))
+            if cached is not None and wanted_user not in (None, cached.username):
+                cached = None
+            if cached is not None and cached.is_fresh(min_validity):
+                return cached
+            if cached is not None and cached.refresh_token and refresh:
+                try:
+                    renewed = provider.refresh(cached)
+                except RefreshRejectedError:
+                    cache.remove(key)
+                else:
+                    cache.put(key, renewed.to_json())
+                    return renewed
+
+    provider.discovery()  # an unreachable or wrong URL is reported before any prompt
+    if device:
+        tokens = run_device_flow(provider, on_device_prompt)
+    else:
+        user = wanted_user or _resolve(username)
+        if not user:
+            raise UsageError("no username: pass --username (or set DEX_AUTH_USERNAME), or use --device")
+        secret = _resolve(password)
+        if not secret:
+            raise UsageError("no password: use --password-stdin or set DEX_AUTH_PASSWORD")
+        tokens = provider.password_grant(user, secret)
+    if cache is not None:
+        with cache.locked():
+            cache.put(key, tokens.to_json())
+    return tokens
+
+
+def login(
+    url: str | None = None,
+    *,
+    username: Secret | None = None,
+    password: Secret | None = None,
+    device: bool = False,
+    cache_path: Path | str | None = None,
+    use_cache: bool = True,
+    **options: object,
+) -> str:
+    """An ID token for the deployment at `url`, to send as `Authorization: Bearer <token>`.
+
+    Tokens are cached (`~/.cache/dex-auth/tokens.json` unless `cache_path` says otherwise) and
+    renewed with their refresh token, so calling this before every request is cheap.
+    """
+    cache = TokenCache(cache_path) if use_cache else None
+    return obtain_tokens(url, username=username, password=password, device=device, cache=cache,
+                         **options).id_token  # type: ignore[arg-type]
+
+
+def session_cookie(
+    url: str,
+    *,
+    username: Secret,
+    password: Secret,
+    cache_path: Path | str | None = None,
+    use_cache: bool = True,
+    force: bool = False,
+    min_validity: float = 60.0,
+    prefix: str = DEFAULT_PREFIX,
+    connector_id: str = "local",
+    timeout: float = 10.0,
+    verify: bool | str = True,
+) -> str:
+    """`authservice_session=<value>`: the gatekeeper's session cookie, obtained with the browser flow.
+
+    The fallback for clients that need a cookie (e.g. `kfp.Client(cookies=...)`); it depends on
+    Dex's login form, the token modes do not.
+    """
+    base = check_url(url, "the deployment URL")
+    wanted_user = username if isinstance(username, str) else None
+    cache = TokenCache(cache_path) if use_cache else None
+    key = f"{base} {SESSION_COOKIE}"
+    if cache is not None and not force:
+        cached = cache.get(key)
+        if (isinstance(cached, dict) and isinstance(cached.get("cookie"), str)
+                and wanted_user in (None, cached.get("username"))
+                and isinstance(cached.get("expires_at"), (int, float))
+                and cached["expires_at"] - time.time() >= min_validity):
+            return f"{SESSION_COOKIE}={cached['cookie']}"
+    user = wanted_user or _resolve(username)
+    if not user:
+        raise UsageError("no username: pass --username (or set DEX_AUTH_USERNAME)")
+    secret = _resolve(password)
+    if not secret:
+        raise UsageError("no password: use --password-stdin or set DEX_AUTH_PASSWORD")
+    jar = browser_login(base, user, secret, session=new_session(verify), prefix=prefix,
+                        connector_id=connector_id, timeout=timeout)
+    value = jar.get(SESSION_COOKIE)
+    if cache is not None:
+        expires_at = _cookie_expiry(jar, value)
+        if expires_at is not None:
+            with cache.locked():
+                cache.put(key, {"cookie": value, "expires_at": expires_at, "username": user})
+    return f"{SESSION_COOKIE}={value}"
+
+
+def _cookie_expiry(jar: object, value: str) -> float | None:
+    """When the session ends: the cookie's own expiry, or its JWT `exp` (the gatekeeper's session is a JWT)."""
+    for cookie in jar:  # type: ignore[attr-defined]
+        if cookie.name == SESSION_COOKIE and cookie.expires:
+            return float(cookie.expires)
+    try:
+        return jwt_expiry(value)
+    except ValueError:
+        return None
