@@ -22,11 +22,23 @@ class ProcessStartError(RuntimeError):
     """A process exited or never became ready; the message carries the tail of its log."""
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nobody listens on right now, and never one this process handed out before.
+
+    A stack asks for several ports before anything binds them; the kernel may offer a port
+    again once its probing socket is closed, so repeats are refused here.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise ProcessStartError("no fresh free port after 100 tries")
 
 
 def tail(path: Path, lines: int = 40) -> str:
