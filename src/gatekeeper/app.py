@@ -154,8 +154,8 @@ class Gatekeeper:
 
     # -- the check -------------------------------------------------------------------------
     async def _check(self, scope: Scope, send: Send, method: str, target: str, started: float) -> None:
-        # Fast path: a plain request carrying a token already verified. Anything unusual (no
-        # token, duplicate or odd headers, a header name with "_") goes to _decide, which is thorough.
+        # Fast path: a request carrying a token already verified and unrevoked. No token, or a
+        # header name with "_" (a possible identity look-alike), goes to _decide, which is thorough.
         headers = dict(scope["headers"])
         if b"_" not in b"".join(headers):
             if self._skip_enabled and self.skip.matches(target):

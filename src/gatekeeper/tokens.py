@@ -61,8 +61,14 @@ class VerifiedCache:
 
 
 def token_fingerprint(token: str) -> str:
-    """A revocation key for tokens without a jti of ours (never logged, never reversible)."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+    """A revocation key for tokens without a jti of ours (never logged, never reversible).
+
+    Only the signed part is hashed: PyJWT also accepts a signature with `=` padding (and ECDSA
+    signatures can be rewritten), so hashing the whole text would let a revoked token back in
+    under another spelling.
+    """
+    signed_part = token.rsplit(".", 1)[0]
+    return "sha256:" + hashlib.sha256(signed_part.encode()).hexdigest()
 
 
 def identity_from_claims(claims: dict[str, Any], settings: Settings) -> tuple[str, tuple[str, ...]]:
