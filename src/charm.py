@@ -318,7 +318,10 @@ class DexAuthCharm(ops.CharmBase):
             if not password or not password.get("hash"):
                 return None
             password_hash = password["hash"]
-        return SharedSecrets(gatekeeper["client-secret"], gatekeeper["session-keys"], password_hash)
+        client_secret = gatekeeper.get("client-secret")
+        if not client_secret:
+            return None
+        return SharedSecrets(client_secret, gatekeeper["session-keys"], password_hash)
 
     def _resolve_secret(self, uri: str, key: str | None) -> str:
         """Read a user secret named in `connectors`; the admin must have granted it to us."""
@@ -389,7 +392,12 @@ class DexAuthCharm(ops.CharmBase):
                 secret = self.model.get_secret(id=secret_id) if secret_id else None
             if secret is None:
                 continue
-            client_secret = secret.get_content(refresh=True).get(SECRET_KEY)
+            try:
+                client_secret = secret.get_content(refresh=True).get(SECRET_KEY)
+            except (ops.SecretNotFoundError, ops.ModelError):
+                logger.warning("the client secret of relation %s is gone; leaving that client out",
+                               request.relation_id)
+                continue
             if client_secret:
                 clients.append(StaticClient(request.client_id, request.name, request.redirect_uris, client_secret))
         return clients

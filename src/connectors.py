@@ -104,6 +104,32 @@ class ConnectorsSyntaxError(ConnectorsError):
         super().__init__(f"connectors is not valid YAML or JSON{where}: {problem}")
 
 
+class _ConnectorsLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases: a few hundred bytes of aliases can expand into
+    gigabytes (a "YAML bomb") and hang the hook, and a list of connectors never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not supported here", mark)
+        return super().compose_node(parent, index)
+
+
+MAX_DEPTH = 32
+
+
+def _depth(data: Any) -> int:
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class ConnectorsShapeError(ConnectorsError):
     """The option parsed but is not a list of connectors."""
 
@@ -149,7 +175,9 @@ def parse(text: str) -> list[Any]:
     if not text.strip():
         return []
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ConnectorsLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConnectorsSyntaxError(f"nested more than {MAX_DEPTH} levels deep", None, None) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "unreadable"
@@ -160,6 +188,8 @@ def parse(text: str) -> list[Any]:
         raise ConnectorsSyntaxError(type(err).__name__, None, None) from None
     if data is None:
         return []
+    if _depth(data) > MAX_DEPTH:
+        raise ConnectorsSyntaxError(f"nested more than {MAX_DEPTH} levels deep", None, None)
     if isinstance(data, dict):
         if "connectors" in data:
             others = sorted(str(k) for k in data if k != "connectors")

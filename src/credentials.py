@@ -9,6 +9,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from gatekeeper.config import ConfigError
+from gatekeeper.config import parse_session_keys as gatekeeper_session_keys
+
 MAX_SESSION_KEYS = 2
 
 
@@ -38,15 +41,12 @@ def new_session_key() -> SessionKey:
 
 
 def parse_session_keys(value: str) -> list[SessionKey]:
-    keys = []
-    for item in value.split(","):
-        kid, sep, secret = item.strip().partition("=")
-        if not sep or not kid or not secret:
-            raise SessionKeysError("session keys must look like kid=secret[,kid=secret]")
-        keys.append(SessionKey(kid, secret))
-    if not keys:
-        raise SessionKeysError("no session keys")
-    return keys
+    """Read stored keys by the gatekeeper's own rules, so the charm never hands it keys it refuses."""
+    try:
+        parsed = gatekeeper_session_keys("session keys", value)
+    except ConfigError as err:
+        raise SessionKeysError(str(err)) from None
+    return [SessionKey(key.kid, key.secret.decode()) for key in parsed]
 
 
 def format_session_keys(keys: list[SessionKey]) -> str:

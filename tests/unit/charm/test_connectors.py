@@ -90,6 +90,23 @@ def test_malformed_json_names_line_and_column():
     assert "at line 4, column 4" in err
 
 
+def test_aliases_are_refused_before_they_expand():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8))
+    with pytest.raises(ConnectorsSyntaxError) as caught:
+        connectors.parse(bomb)
+    assert str(caught.value) == (
+        "connectors is not valid YAML or JSON at line 2, column 8: YAML aliases (*name) are not supported here")
+
+
+@pytest.mark.parametrize("levels", [40, 2000])
+def test_deep_nesting_is_refused_not_a_crash(levels):
+    deep = '[{"type": "github", "id": "gh", "name": "GH", "config": {"orgs": ' + "[" * levels + "]" * levels + "}}]"
+    with pytest.raises(ConnectorsSyntaxError) as caught:
+        connectors.parse(deep)
+    assert "nested more than 32 levels deep" in str(caught.value)
+
+
 def test_syntax_errors_do_not_echo_the_text():
     text = '- type: oidc\n  config: {clientSecret: "topsecretvalue\n'
     err = message(text)
