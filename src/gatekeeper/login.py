@@ -86,6 +86,21 @@ class LoginFlow:
         self.identity = identity
         self.metrics = metrics
         self.signer = Signer(settings.session_keys, STATE_AUDIENCE)
+        self._url_prefix: tuple[str, str] | None = None
+
+    def _authorization_url_prefix(self, endpoint: str) -> str:
+        """The part of the authorization URL that is the same for every login, built once."""
+        cached = self._url_prefix
+        if cached is None or cached[0] != endpoint:
+            static = urlencode({
+                "response_type": "code",
+                "client_id": self.settings.client_id,
+                "redirect_uri": self.settings.callback_url,
+                "scope": self.settings.scopes,
+                "code_challenge_method": "S256",
+            })
+            cached = self._url_prefix = (endpoint, endpoint + ("&" if "?" in endpoint else "?") + static)
+        return cached[1]
 
     def login_url(self, return_path: str) -> str:
         return f"{self.settings.prefix}/oidc/login?rd={quote(return_path, safe='/')}"
@@ -113,18 +128,10 @@ class LoginFlow:
         cookie_value = self.signer.sign(
             {"st": state, "nonce": nonce, "pkce": verifier, "rd": return_path, "iat": now, "exp": now + STATE_LIFETIME}
         )
-        params = {
-            "response_type": "code",
-            "client_id": self.settings.client_id,
-            "redirect_uri": self.settings.callback_url,
-            "scope": self.settings.scopes,
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": pkce_challenge(verifier),
-            "code_challenge_method": "S256",
-        }
-        endpoint = metadata.authorization_endpoint
-        response = redirect(endpoint + ("&" if "?" in endpoint else "?") + urlencode(params))
+        # state, nonce and the challenge are URL-safe base64 already: no quoting needed.
+        url = (f"{self._authorization_url_prefix(metadata.authorization_endpoint)}"
+               f"&state={state}&nonce={nonce}&code_challenge={pkce_challenge(verifier)}")
+        response = redirect(url)
         secure = self.settings.secure_cookies
         for name in self.surplus_state_cookies(cookie_header):
             response.add_cookie(expire_cookie(name, secure=secure))
