@@ -5,7 +5,7 @@
 Starts the stack, logs in, loads one check with wrk while py-spy samples the granian worker,
 then prints the functions by share of samples (self and inclusive) and keeps the collapsed
 stacks (bench-results/profile-<target>-<timestamp>.txt, loadable in speedscope or flamegraph.pl).
-py-spy is not a test dependency: `pip install py-spy==0.4.3` into .venv first.
+py-spy is pinned in requirements.txt, so scripts/setup installs it.
 """
 
 from __future__ import annotations
