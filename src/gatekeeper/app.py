@@ -281,14 +281,20 @@ class Gatekeeper:
         )
         await text_response(200, body, b"text/plain; version=0.0.4; charset=utf-8").send(send)
 
-    async def _start_login(self, scope: Scope, send: Send) -> None:
+    async def _get_params(self, scope: Scope, send: Send) -> dict[str, str] | None:
+        """The query of a GET-only endpoint, or None once a 405/400 has been answered."""
         if scope["method"] not in ("GET", "HEAD"):
             await json_response(405, {"error": "method_not_allowed", "reason": "use GET"}).send(send)
-            return
+            return None
         try:
-            params = _query(scope)
+            return _query(scope)
         except ValueError:
             await json_response(400, {"error": "bad_query", "reason": "the query string is not usable"}).send(send)
+            return None
+
+    async def _start_login(self, scope: Scope, send: Send) -> None:
+        params = await self._get_params(scope, send)
+        if params is None:
             return
         return_path = safe_return_path(params.get("rd", "/"), self.settings.public_url) or "/"
         try:
@@ -298,13 +304,8 @@ class Gatekeeper:
         await response.send(send)
 
     async def _callback(self, scope: Scope, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await json_response(405, {"error": "method_not_allowed", "reason": "use GET"}).send(send)
-            return
-        try:
-            params = _query(scope)
-        except ValueError:
-            await json_response(400, {"error": "bad_query", "reason": "the query string is not usable"}).send(send)
+        params = await self._get_params(scope, send)
+        if params is None:
             return
         try:
             response = await self.login.callback(params, _header_joined(scope, b"cookie"))

@@ -32,6 +32,32 @@ class TokenError(Exception):
         self.user = user
 
 
+# PyJWT's refusals, most specific first, as log-safe reasons and messages.
+_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "expired", "token has expired"),
+    (jwt.InvalidSignatureError, "bad_signature", "signature does not match"),
+    (jwt.InvalidAudienceError, "bad_audience", "token was issued for another client"),
+    (jwt.InvalidIssuerError, "bad_issuer", "token was issued by another issuer"),
+)
+
+
+def refusal(exc: jwt.PyJWTError) -> TokenError:
+    for kind, reason, detail in _REFUSALS:
+        if isinstance(exc, kind):
+            return TokenError(reason, detail)
+    return TokenError("invalid", type(exc).__name__)
+
+
+def unverified_header(token: str, max_length: int) -> dict[str, Any]:
+    """The JOSE header, read only to choose the key; nothing in it is trusted until verified."""
+    if not token or len(token) > max_length:
+        raise TokenError("malformed", "token is empty or too long")
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenError("malformed", "not a JWT") from None
+
+
 class Signer:
     """HS256 JWTs for one audience: the first key signs, every key verifies by `kid`."""
 
@@ -47,12 +73,7 @@ class Signer:
         return jwt.encode(payload, self._signing.secret, algorithm="HS256", headers={"kid": self._signing.kid})
 
     def verify(self, token: str, *, required: tuple[str, ...] = ("exp", "iat")) -> dict[str, Any]:
-        if not token or len(token) > MAX_TOKEN_LENGTH:
-            raise TokenError("malformed", "token is empty or too long")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenError("malformed", "not a JWT") from None
+        header = unverified_header(token, MAX_TOKEN_LENGTH)
         if header.get("alg") != "HS256":
             raise TokenError("bad_algorithm", f"algorithm {str(header.get('alg'))[:20]!r} is not accepted")
         secret = self._keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
@@ -67,12 +88,8 @@ class Signer:
                 issuer=SESSION_ISSUER,
                 options={"require": ["iss", "aud", *required]},
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenError("expired", "token has expired") from None
-        except jwt.InvalidSignatureError:
-            raise TokenError("bad_signature", "signature does not match") from None
         except jwt.PyJWTError as exc:
-            raise TokenError("invalid", type(exc).__name__) from None
+            raise refusal(exc) from None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import jwt
 from gatekeeper.config import Settings
 from gatekeeper.headers import Header, usable_groups
 from gatekeeper.provider import Provider
-from gatekeeper.sessions import TokenError
+from gatekeeper.sessions import TokenError, refusal, unverified_header
 
 CLOCK_LEEWAY = 30
 MAX_ID_TOKEN_LENGTH = 64 * 1024  # big group lists make big ID tokens; headers are bounded by the server
@@ -86,12 +86,7 @@ class IdTokenVerifier:
         self.provider = provider
 
     async def verify(self, token: str, *, audiences: tuple[str, ...], nonce: str | None = None) -> dict[str, Any]:
-        if not token or len(token) > MAX_ID_TOKEN_LENGTH:
-            raise TokenError("malformed", "token is empty or too long")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenError("malformed", "not a JWT") from None
+        header = unverified_header(token, MAX_ID_TOKEN_LENGTH)
         alg, kid = header.get("alg"), header.get("kid", "")
         if not isinstance(alg, str) or not isinstance(kid, str):
             raise TokenError("malformed", "bad JWT header")
@@ -114,16 +109,8 @@ class IdTokenVerifier:
                 leeway=CLOCK_LEEWAY,
                 options={"require": ["iss", "aud", "exp", "iat", "sub"]},
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenError("expired", "token has expired") from None
-        except jwt.InvalidSignatureError:
-            raise TokenError("bad_signature", "signature does not match") from None
-        except jwt.InvalidAudienceError:
-            raise TokenError("bad_audience", "token was issued for another client") from None
-        except jwt.InvalidIssuerError:
-            raise TokenError("bad_issuer", "token was issued by another issuer") from None
         except jwt.PyJWTError as exc:
-            raise TokenError("invalid", type(exc).__name__) from None
+            raise refusal(exc) from None
         if nonce is not None and claims.get("nonce") != nonce:
             raise TokenError("bad_nonce", "the ID token's nonce does not match this login attempt")
         return claims
