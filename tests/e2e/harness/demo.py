@@ -59,9 +59,10 @@ dex-auth demo is up (gateway: Caddy as {args.gateway}; Dex stand-in: npm oidc-pr
   Log in as: {stack.username}
   Password:  {stack.password}
 
-  Script access (password grant, then a bearer ID token):
-    curl -s {stack.url('/dex/token')} -d grant_type=password -d client_id={stack.cli_client_id} \\
-         -d scope='openid email groups' -d username={stack.username} -d password='<password>'
+  Script access (password grant, then a bearer ID token; see the README's programmatic section):
+    export DEX_AUTH_PASSWORD='<password>'
+    TOKEN=$(PYTHONPATH=src .venv/bin/python -m dex_auth_login {stack.public_url} -u {stack.username})
+    curl -H "Authorization: Bearer $TOKEN" {stack.url('/whoami')}
   Logout:    {stack.url(stack.prefix + '/logout')}
   Logs:      {stack.log_dir}
 
