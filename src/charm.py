@@ -385,14 +385,14 @@ class DexAuthCharm(ops.CharmBase):
         for request in requests:
             if self._client_conflict(request, requests):
                 continue
-            if self.unit.is_leader():
-                secret = self._owned_secret(_oidc_label(request.relation_id))
-            else:
-                secret_id = mapping.get(str(request.relation_id))
-                secret = self.model.get_secret(id=secret_id) if secret_id else None
-            if secret is None:
-                continue
             try:
+                if self.unit.is_leader():
+                    secret = self._owned_secret(_oidc_label(request.relation_id))
+                else:
+                    secret_id = mapping.get(str(request.relation_id))
+                    secret = self.model.get_secret(id=secret_id) if secret_id else None
+                if secret is None:
+                    continue
                 client_secret = secret.get_content(refresh=True).get(SECRET_KEY)
             except (ops.SecretNotFoundError, ops.ModelError):
                 logger.warning("the client secret of relation %s is gone; leaving that client out",

@@ -57,6 +57,19 @@ def test_non_leader_renders_the_client_too(ctx, tmp_path):
         (tmp_path / "leader" / "dex-etc" / "config.yaml").read_text()
 
 
+def test_non_leader_leaves_out_a_client_whose_secret_is_gone(ctx, tmp_path):
+    relation = client_relation(REQUEST)
+    leader = ctx.run(ctx.on.relation_changed(relation), state(tmp_path / "leader", relations=(relation,)))
+    removed = next(s for s in leader.secrets if (s.label or "").startswith("oidc-client-"))
+    follower = state(tmp_path / "follower", leader=False, peer=peer_of(leader),
+                     relations=(dataclasses.replace(relation),),
+                     secrets=tuple(s for s in leader.secrets if s.id != removed.id))
+    out = ctx.run(ctx.on.update_status(), follower)
+    assert out.unit_status == testing.ActiveStatus()
+    ids = [c["id"] for c in dex_config(tmp_path / "follower")["staticClients"]]
+    assert ids == ["dex-auth-gatekeeper", "dex-auth-cli"]
+
+
 @pytest.mark.parametrize("data, error", [
     ({**REQUEST, "redirect-uris": "not json"}, "redirect-uris must be a JSON list of URLs"),
     ({**REQUEST, "redirect-uris": "[]"}, "redirect-uris must be a non-empty JSON list of http(s) URLs"),
