@@ -15,6 +15,8 @@ DEX_CONFIG_PATH = "/etc/dex/config.yaml"
 DEX_COMMAND = f"/usr/local/bin/dex serve {DEX_CONFIG_PATH}"
 GATEKEEPER_COMMAND = "python3 -m gatekeeper"
 GATEKEEPER_PORT = 8080
+# In the container's filesystem: outlives service restarts (not pod restarts), shared by workers.
+GATEKEEPER_REVOCATIONS_FILE = "/var/lib/gatekeeper/revocations"
 DEX_TELEMETRY_PORT = 5558
 DEX_WEB_PORT = 5556
 
@@ -73,6 +75,7 @@ def gatekeeper_environment(settings: GatekeeperSettings) -> dict[str, str]:
         "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
         "GATEKEEPER_WORKERS": str(settings.workers),
         "GATEKEEPER_LOG_LEVEL": settings.log_level,
+        "GATEKEEPER_REVOCATIONS_FILE": GATEKEEPER_REVOCATIONS_FILE,
     }
 
 

@@ -35,7 +35,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-MAINTENANCE_INTERVAL = 60.0
+MAINTENANCE_INTERVAL = 15.0  # also how soon a logout on another worker is seen
 _EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
 
@@ -62,7 +62,7 @@ class Gatekeeper:
         self.metrics = Metrics()
         self.identity = IdentityHeaders(settings)
         self.codec = SessionCodec(settings.session_keys, settings.session_lifetime)
-        self.revoked = Revocations()
+        self.revoked = Revocations(path=settings.revocations_file)
         self.cache = VerifiedCache()
         self._cached = self.cache.get_entry  # bound C methods: the hot path makes no Python calls for these
         self._revoked_keys = self.revoked.keys
@@ -87,6 +87,7 @@ class Gatekeeper:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def startup(self) -> None:
+        self.revoked.sync()
         self._tasks = [asyncio.create_task(self.provider.run()), asyncio.create_task(self._maintain())]
 
     async def shutdown(self) -> None:
@@ -100,7 +101,7 @@ class Gatekeeper:
         while True:
             await asyncio.sleep(MAINTENANCE_INTERVAL)
             now = time()
-            self.revoked.purge(now)
+            self.revoked.sync(now)
             self.cache.purge(now)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

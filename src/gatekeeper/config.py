@@ -66,6 +66,7 @@ class Settings:
     port: int
     workers: int
     log_level: str
+    revocations_file: str = ""
 
     @property
     def callback_url(self) -> str:
@@ -176,6 +177,13 @@ def _skip_paths(name: str, value: str) -> tuple[str, ...]:
     return tuple(paths)
 
 
+def _absolute_path(name: str, value: str) -> str:
+    value = value.strip()
+    if value and (not value.startswith("/") or "\0" in value):
+        raise ConfigError(f"{name} must be an absolute file path, got {value!r}")
+    return value
+
+
 def _after_logout(name: str, value: str, public_url: str) -> str:
     path = safe_return_path(value, public_url)
     if path is None:
@@ -235,4 +243,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         port=_int("GATEKEEPER_PORT", _get(env, "GATEKEEPER_PORT", "8080"), 1, 65535),
         workers=_int("GATEKEEPER_WORKERS", _get(env, "GATEKEEPER_WORKERS", "1"), 1, 64),
         log_level=log_level,
+        revocations_file=_absolute_path("GATEKEEPER_REVOCATIONS_FILE", env.get("GATEKEEPER_REVOCATIONS_FILE", "")),
     )

@@ -193,6 +193,18 @@ def test_logout_by_post_with_bearer_revokes_the_session_jwt(stack: Stack, login)
     assert requests.get(stack.url("/x"), headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
 
 
+def test_a_logout_survives_a_gatekeeper_restart(stack: Stack, login) -> None:
+    stolen = session_cookie(login("/"))
+    answer = requests.post(stack.url(f"{stack.prefix}/logout"),
+                           headers={"Authorization": f"Bearer {stolen}", **API}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    stack.stop_gatekeeper()  # what Pebble does when the charm changes the gatekeeper's settings
+    stack.start_gatekeeper()
+    replay = requests.get(stack.url("/x"), cookies={"authservice_session": stolen}, headers=API, timeout=10)
+    assert replay.status_code == 401, replay.text
+    assert login("/").get(stack.url("/x"), headers=API, timeout=10).status_code == 200
+
+
 # --- no dead ends -----------------------------------------------------------------------------
 
 def test_two_tabs_logging_in_at_once_both_succeed(stack: Stack) -> None:

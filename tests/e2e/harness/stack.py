@@ -246,6 +246,8 @@ class Stack:
         env = dict(self.env)
         env["GATEKEEPER_HOST"] = "127.0.0.1"
         env["GATEKEEPER_PORT"] = str(self.ports.gatekeeper)
+        if env.get("GATEKEEPER_REVOCATIONS_FILE"):  # a path in the container: map it into this stack
+            env["GATEKEEPER_REVOCATIONS_FILE"] = str(self.root / "gatekeeper-state" / "revocations")
         provider = urlsplit(env.get("GATEKEEPER_PROVIDER_URL", self.issuer))
         if provider.hostname in ("127.0.0.1", "localhost") and provider.port == DEX_WEB_PORT:
             env["GATEKEEPER_PROVIDER_URL"] = urlunsplit(

@@ -443,6 +443,29 @@ def test_logout_revokes_cookie_and_replay_is_refused(dex):
     run(dex, scenario, GATEKEEPER_AFTER_LOGOUT_URL="/bye")
 
 
+def test_logout_holds_on_another_worker_sharing_the_revocations_file(dex, tmp_path):
+    shared = {"GATEKEEPER_REVOCATIONS_FILE": str(tmp_path / "revocations")}
+
+    async def scenario():
+        worker_a, worker_b = await ready_app(dex, **shared), await ready_app(dex, **shared)
+        token = session_of(await log_in(worker_a, dex))
+        jar = {"cookie": f"{SESSION_COOKIE}={token}", "accept": "application/json"}
+        assert (await asgi(worker_b, "GET", "/authservice/check/x", jar)).status == 200
+        await asgi(worker_a, "GET", "/authservice/logout", jar)
+        worker_b.revoked.sync()  # what worker B's maintenance task does every MAINTENANCE_INTERVAL
+        assert (await asgi(worker_b, "GET", "/authservice/check/x", jar)).status == 401
+        restarted = await ready_app(dex, **shared)
+        await restarted.startup()
+        try:
+            assert (await asgi(restarted, "GET", "/authservice/check/x", jar)).status == 401
+        finally:
+            await restarted.shutdown()
+        for app in (worker_a, worker_b):
+            await app.provider.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_logout_of_a_bearer_id_token_and_rd_handling(dex):
     async def scenario(app):
         id_token = dex.id_token()

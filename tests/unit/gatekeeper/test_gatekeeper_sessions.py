@@ -114,3 +114,36 @@ def test_revocations_expire_with_the_token_and_are_bounded():
     for i, exp in enumerate([200, 300, 400, 500]):
         revoked.revoke(f"k{i}", expires_at=exp, now=150)
     assert len(revoked) == 3 and "k0" not in revoked and "k3" in revoked
+
+
+def test_revocations_file_carries_logouts_to_other_workers_and_restarts(tmp_path):
+    path = str(tmp_path / "revocations")
+    now = time.time()
+    worker_a, worker_b = Revocations(path=path), Revocations(path=path)
+    worker_a.revoke("jti-1", now + 600, now)
+    assert "jti-1" in worker_a and "jti-1" not in worker_b
+    worker_b.sync(now)
+    assert "jti-1" in worker_b
+    restarted = Revocations(path=path)
+    restarted.sync(now)
+    assert "jti-1" in restarted
+    assert (tmp_path / "revocations").stat().st_mode & 0o777 == 0o600
+
+
+def test_revocations_file_drops_expired_and_garbage_lines(tmp_path):
+    path = tmp_path / "revocations"
+    now = time.time()
+    path.write_text(f"{int(now) - 5} old\nnot a line\n{int(now) + 60} live\n-3 negative\n")
+    revoked = Revocations(path=str(path))
+    revoked.sync(now)
+    assert "live" in revoked and "old" not in revoked and len(revoked) == 1
+    assert path.read_text() == f"{int(now) + 60} live\n"
+
+
+def test_unwritable_revocations_file_keeps_the_revocation_in_memory(tmp_path, caplog):
+    (tmp_path / "a-file").write_text("")
+    revoked = Revocations(path=str(tmp_path / "a-file" / "revocations"))
+    revoked.revoke("jti-2", time.time() + 60)
+    revoked.sync()
+    assert "jti-2" in revoked
+    assert any(getattr(r, "event", "") == "revocations_file_error" for r in caplog.records)
