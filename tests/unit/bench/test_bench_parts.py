@@ -41,8 +41,10 @@ def test_tree_rss_of_this_process_counts_a_child(tmp_path: Path) -> None:
     import subprocess
     import sys
     alone = process_tree.tree_rss_kib(os.getpid())
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        assert child.stdout.readline() == b"up\n"  # measure the interpreter, not a half-started fork
         with_child = process_tree.tree_rss_kib(os.getpid())
     finally:
         child.communicate(b"")
