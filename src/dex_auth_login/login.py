@@ -33,6 +33,18 @@ def issuer_for(url: str) -> str:
     return base if urlsplit(base).path.endswith("/dex") else f"{base}/dex"
 
 
+def _credentials(wanted_user: str | None, username: Secret | None, password: Secret | None,
+                 alternative: str = "") -> tuple[str, str]:
+    """The username and password, asking (through the callables) only now that a login is needed."""
+    user = wanted_user or _resolve(username)
+    if not user:
+        raise UsageError(f"no username: pass --username (or set DEX_AUTH_USERNAME){alternative}")
+    secret = _resolve(password)
+    if not secret:
+        raise UsageError("no password: use --password-stdin or set DEX_AUTH_PASSWORD")
+    return user, secret
+
+
 def _resolve(value: Secret | None) -> str | None:
     return value() if callable(value) else value
 
@@ -88,12 +100,7 @@ def obtain_tokens(
     if device:
         tokens = run_device_flow(provider, on_device_prompt)
     else:
-        user = wanted_user or _resolve(username)
-        if not user:
-            raise UsageError("no username: pass --username (or set DEX_AUTH_USERNAME), or use --device")
-        secret = _resolve(password)
-        if not secret:
-            raise UsageError("no password: use --password-stdin or set DEX_AUTH_PASSWORD")
+        user, secret = _credentials(wanted_user, username, password, ", or use --device")
         tokens = provider.password_grant(user, secret)
     if cache is not None:
         with cache.locked():
@@ -151,12 +158,7 @@ def session_cookie(
                 and isinstance(cached.get("expires_at"), (int, float))
                 and cached["expires_at"] - time.time() >= min_validity):
             return f"{SESSION_COOKIE}={cached['cookie']}"
-    user = wanted_user or _resolve(username)
-    if not user:
-        raise UsageError("no username: pass --username (or set DEX_AUTH_USERNAME)")
-    secret = _resolve(password)
-    if not secret:
-        raise UsageError("no password: use --password-stdin or set DEX_AUTH_PASSWORD")
+    user, secret = _credentials(wanted_user, username, password)
     jar = browser_login(base, user, secret, session=new_session(verify), prefix=prefix,
                         connector_id=connector_id, timeout=timeout)
     value = jar.get(SESSION_COOKIE)

@@ -180,8 +180,9 @@ class Provider:
             fields["client_secret"] = self.client_secret
         return fields
 
-    def _token_request(self, grant: Grant, form: dict[str, str], username: str | None = None) -> dict[str, Any]:
-        endpoint = self.discovery().token_endpoint
+    def _post_form(self, grant: Grant, endpoint: str, form: dict[str, str],
+                   username: str | None = None) -> dict[str, Any]:
+        """POST a form with the client's fields; Dex's JSON answer, or its error as a LoginError."""
         response = self._send("POST", endpoint, data={**form, **self._client_fields()},
                               headers={"Accept": "application/json"})
         try:
@@ -192,6 +193,9 @@ class Provider:
             raise token_error(grant, response.status_code, body, client_id=self.client_id,
                               token_endpoint=endpoint, username=username)
         return body
+
+    def _token_request(self, grant: Grant, form: dict[str, str], username: str | None = None) -> dict[str, Any]:
+        return self._post_form(grant, self.discovery().token_endpoint, form, username)
 
     def _tokens(self, body: dict[str, Any], **kwargs: Any) -> TokenSet:
         try:
@@ -220,15 +224,7 @@ class Provider:
         endpoint = self.discovery().device_authorization_endpoint
         if endpoint is None:
             raise GrantDisabledError(f"Dex at {self.issuer} offers no device flow (needs Dex 2.25 or later)")
-        response = self._send("POST", endpoint, data={"scope": " ".join(self.scopes), **self._client_fields()},
-                              headers={"Accept": "application/json"})
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code != 200 or not isinstance(body, dict):
-            raise token_error("device_code", response.status_code, body, client_id=self.client_id,
-                              token_endpoint=endpoint)
+        body = self._post_form("device_code", endpoint, {"scope": " ".join(self.scopes)})
         try:
             return DeviceAuthorization(
                 device_code=str(body["device_code"]),
