@@ -121,9 +121,10 @@ def test_wrong_password_exit_code_and_message_never_show_the_password(provider: 
 def test_disabled_grant_and_unknown_client_exit_codes(start_provider, cache_file: Path) -> None:
     running = start_provider(oauth2={"skipApprovalScreen": True})
     disabled = run_cli(running.url, "-u", USER, "--password-stdin", "--no-cache", stdin=PASSWORD)
-    assert disabled.returncode == 6 and "does not allow the password grant" in disabled.stderr
+    assert disabled.returncode == 6 and "does not allow the password grant" in disabled.stderr, (
+        disabled.returncode, disabled.stderr, running.log())
     unknown = run_cli(running.url, "-u", USER, "--password-stdin", "--no-cache", "--client-id", "nope", stdin=PASSWORD)
-    assert unknown.returncode == 7 and "'nope'" in unknown.stderr
+    assert unknown.returncode == 7 and "'nope'" in unknown.stderr, (unknown.returncode, unknown.stderr)
 
 
 def test_unreachable_and_not_dex_exit_codes(cache_file: Path) -> None:
