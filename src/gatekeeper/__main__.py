@@ -1,4 +1,4 @@
-"""`python3 -m gatekeeper`: check the settings, then serve the app with granian (ASGI).
+"""`python3 -m gatekeeper`: check the settings, then serve the app with granian (RSGI).
 
 The settings are loaded here first so a bad variable stops the process with exit status 2 and
 one readable line, before any worker starts; each worker then builds its own app from the
@@ -30,7 +30,7 @@ def main() -> int:
         factory=True,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI,
         workers=settings.workers,
         websockets=False,
         log_level=LogLevels(settings.log_level),

@@ -1,4 +1,7 @@
-"""The ASGI application: routing, the check hot path, and the gatekeeper's own endpoints.
+"""The application: the check hot path, routing, and the gatekeeper's own endpoints.
+
+granian serves it over RSGI (`__rsgi__`), whose hot path answers a cached token with one call;
+everything else runs as ASGI (`__call__`), which is also how the unit tests drive it.
 
 Logout revocations and the verified-token cache live in this process's memory, which is why
 GATEKEEPER_WORKERS defaults to 1: with more workers a logged-out token stays refused only by the
@@ -15,10 +18,10 @@ from time import perf_counter, time
 from typing import Any
 from urllib.parse import parse_qs
 
-from gatekeeper import pages
+from gatekeeper import pages, rsgi
 from gatekeeper.check import Authenticator, bearer_token, is_api_call
 from gatekeeper.config import Settings, load_settings
-from gatekeeper.cookies import SESSION_COOKIE, expire_cookie, parse_cookies, session_cookie_bytes
+from gatekeeper.cookies import SESSION_COOKIE, expire_cookie, parse_cookies, session_cookie_value
 from gatekeeper.headers import IdentityHeaders
 from gatekeeper.login import LoginFlow
 from gatekeeper.logs import configure
@@ -36,7 +39,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAINTENANCE_INTERVAL = 15.0  # also how soon a logout on another worker is seen
-_EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -75,6 +77,8 @@ class Gatekeeper:
         self._check_prefix = prefix + b"/check"
         self._check_len = len(self._check_prefix)
         self._forward_auth = prefix + b"/forward-auth"
+        self._check_text = self._check_prefix.decode()
+        self._forward_auth_text = self._forward_auth.decode()
         self._routes: dict[bytes, Callable[[Scope, Send], Awaitable[None]]] = {
             b"/healthz": self._healthz,
             b"/readyz": self._readyz,
@@ -114,6 +118,56 @@ class Gatekeeper:
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    # -- RSGI: how granian serves the app ------------------------------------------------
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.revoked.sync()
+        self._tasks = [loop.create_task(self.provider.run()), loop.create_task(self._maintain())]
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_until_complete(self.shutdown())
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        """The hot path: a check carrying a token already verified, unrevoked and unexpired.
+
+        It is answered with one synchronous call. A header name with "_" (a possible identity
+        look-alike), a skip-auth target, or anything else goes to the ASGI code, which is thorough.
+        """
+        started = perf_counter()
+        path = scope.path
+        headers = scope.headers
+        if path.startswith(self._check_text):
+            rest = path[self._check_len :]
+            is_check = not rest or rest[0] == "/"
+        else:
+            is_check = path == self._forward_auth_text
+        if is_check and "_" not in "".join(headers.keys()):
+            authorization = headers.get("authorization")
+            if authorization is not None and authorization[:7].lower() == "bearer ":
+                token = authorization[7:].strip()
+            else:  # no Authorization, or one meant for the upstream app (Basic...)
+                cookie = headers.get("cookie")
+                token = session_cookie_value(cookie) if cookie is not None else None
+            if token:
+                entry = self._cached(token)
+                if (
+                    entry is not None
+                    and entry.exp > time()
+                    and entry.revocation_key not in self._revoked_keys
+                    and not (self._skip_enabled and self._skip_target(scope, path, headers))
+                ):
+                    proto.response_empty(200, entry.text_headers)
+                    self.metrics.allowed(perf_counter() - started)
+                    return
+        await self(rsgi.asgi_scope(scope), rsgi.no_body, rsgi.Responder(proto))
+
+    def _skip_target(self, scope: Any, path: str, headers: Any) -> bool:
+        """True when the checked request is on a skip-auth path (answered without identity)."""
+        if path == self._forward_auth_text:
+            target = headers.get("x-forwarded-uri") or "/"
+        else:
+            target = rsgi.raw_path(path[self._check_len :] or "/").decode("ascii")
+        return self.skip.matches(target)
 
     # -- dispatch --------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -155,28 +209,6 @@ class Gatekeeper:
 
     # -- the check -------------------------------------------------------------------------
     async def _check(self, scope: Scope, send: Send, method: str, target: str, started: float) -> None:
-        # Fast path: a request carrying a token already verified and unrevoked. No token, or a
-        # header name with "_" (a possible identity look-alike), goes to _decide, which is thorough.
-        headers = dict(scope["headers"])
-        if b"_" not in b"".join(headers):
-            if self._skip_enabled and self.skip.matches(target):
-                await send({"type": "http.response.start", "status": 200, "headers": self.identity.empty})
-                await send(_EMPTY_BODY)
-                self.metrics.check("skipped", perf_counter() - started)
-                return
-            authorization = headers.get(b"authorization")
-            if authorization is not None and authorization[:7].lower() == b"bearer ":
-                token = authorization[7:].strip()
-            else:  # no Authorization, or one meant for the upstream app (Basic...)
-                cookie = headers.get(b"cookie")
-                token = session_cookie_bytes(cookie) if cookie is not None else None
-            if token:
-                entry = self._cached(token.decode("latin-1"))
-                if entry is not None and entry.exp > time() and entry.revocation_key not in self._revoked_keys:
-                    await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
-                    await send(_EMPTY_BODY)
-                    self.metrics.allowed(perf_counter() - started)
-                    return
         response, outcome = await self._decide(scope, method, target)
         await response.send(send)
         self.metrics.check(outcome, perf_counter() - started)

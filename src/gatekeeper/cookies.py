@@ -30,20 +30,20 @@ def parse_cookies(header: str) -> list[tuple[str, str]]:
     return pairs
 
 
-_SESSION_NEEDLE = SESSION_COOKIE.encode() + b"="
+_SESSION_NEEDLE = SESSION_COOKIE + "="
 _NEEDLE_LEN = len(_SESSION_NEEDLE)
 
 
-def session_cookie_bytes(header: bytes) -> bytes | None:
-    """The first session cookie's raw value, found without decoding or parsing the whole header.
+def session_cookie_value(header: str) -> str | None:
+    """The first session cookie's raw value, found without parsing the whole header.
 
     For the hot path only: quoted or oddly placed values return None or miss the token cache,
     and the thorough path (parse_cookies) handles them.
     """
     index = header.find(_SESSION_NEEDLE)
-    if index < 0 or index and header[index - 1] not in b"; \t":
+    if index < 0 or index and header[index - 1] not in "; \t":
         return None
-    end = header.find(b";", index + _NEEDLE_LEN)
+    end = header.find(";", index + _NEEDLE_LEN)
     return (header[index + _NEEDLE_LEN :] if end < 0 else header[index + _NEEDLE_LEN : end]).strip()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -30,6 +30,10 @@ class Verified:
     revocation_key: str
     headers: list[Header]
     user: str
+    text_headers: list[tuple[str, str]] = field(init=False)  # the same, as RSGI wants them
+
+    def __post_init__(self) -> None:
+        self.text_headers = [(name.decode("latin-1"), value.decode("utf-8")) for name, value in self.headers]
 
 
 class VerifiedCache:

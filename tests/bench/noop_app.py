@@ -1,7 +1,7 @@
-"""The do-nothing ASGI app, served exactly as `python -m gatekeeper` serves the gatekeeper.
+"""The do-nothing app, served exactly as `python -m gatekeeper` serves the gatekeeper (RSGI).
 
 It answers every request 200 with an empty body, so its rate is the ceiling of the gatekeeper's
-server stack (granian, ASGI, same workers and options) on this machine.
+server stack (granian, RSGI, same workers and options) on this machine.
 
     python -m bench.noop_app --port N [--workers W]
 """
@@ -11,22 +11,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-_START = {"type": "http.response.start", "status": 200, "headers": []}
-_BODY = {"type": "http.response.body", "body": b""}
+
+class NoopApp:
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        proto.response_empty(200, [])
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] == "http":
-        await send(_START)
-        await send(_BODY)
+app = NoopApp()
 
 
 def main() -> None:
@@ -45,7 +36,7 @@ def main() -> None:
         "bench.noop_app:app",
         address=args.host,
         port=args.port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI,
         workers=args.workers,
         websockets=False,
         log_level=LogLevels.warning,

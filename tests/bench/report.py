@@ -16,7 +16,7 @@ FREE_AUTH = {"ambassador": "chain-ambassador-freeauth", "forward-auth": "chain-f
 
 LABELS = {
     CADDY: "Caddy `respond 200` (floor of an HTTP round trip)",
-    "noop-granian": "do-nothing ASGI app on granian (gatekeeper's server stack)",
+    "noop-granian": "do-nothing RSGI app on granian (gatekeeper's server stack)",
     "check-envoy-cookie": "gatekeeper check, session cookie, Envoy style",
     "check-forward-auth-cookie": "gatekeeper check, session cookie, forward-auth style",
     "check-bearer": "gatekeeper check, bearer ID token (RS256), Envoy style",

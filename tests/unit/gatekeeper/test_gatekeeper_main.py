@@ -1,24 +1,15 @@
 """`python -m gatekeeper` as a real process: bad settings stop it cleanly, good ones serve."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from gatekeeper_fixtures import base_env, free_port
-
-SRC = Path(__file__).resolve().parents[3] / "src"
-
-
-def _env(**overrides):
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SRC), **base_env(**overrides)}
-    return env
+from gatekeeper_fixtures import process_env as _env
+from gatekeeper_fixtures import serving
 
 
 @pytest.mark.parametrize(
@@ -41,37 +32,8 @@ def test_bad_settings_exit_2_with_one_clear_line(overrides, named):
 
 @pytest.fixture
 def running(dex):
-    port = free_port()
-    env = _env(
-        GATEKEEPER_PROVIDER_URL=dex.internal_url,
-        GATEKEEPER_HOST="127.0.0.1",
-        GATEKEEPER_PORT=str(port),
-        GATEKEEPER_SECURE_COOKIES="false",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gatekeeper"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            time.sleep(0.1)
-        else:
-            pytest.fail("gatekeeper did not become ready")
-        yield base, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(dex) as served:
+        yield served
 
 
 def test_serves_health_and_a_whole_login_over_http(running, dex):
