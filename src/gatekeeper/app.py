@@ -154,14 +154,14 @@ class Gatekeeper:
                     entry is not None
                     and entry.exp > time()
                     and entry.revocation_key not in self._revoked_keys
-                    and not (self._skip_enabled and self._skip_target(scope, path, headers))
+                    and not (self._skip_enabled and self._skip_target(path, headers))
                 ):
                     proto.response_empty(200, entry.text_headers)
                     self.metrics.allowed(perf_counter() - started)
                     return
         await self(rsgi.asgi_scope(scope), rsgi.no_body, rsgi.Responder(proto))
 
-    def _skip_target(self, scope: Any, path: str, headers: Any) -> bool:
+    def _skip_target(self, path: str, headers: Any) -> bool:
         """True when the checked request is on a skip-auth path (answered without identity)."""
         if path == self._forward_auth_text:
             target = headers.get("x-forwarded-uri") or "/"

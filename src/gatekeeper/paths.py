@@ -3,6 +3,8 @@
 Skip-auth is granted only when the strict reading of a path (percent-decoded, `..` resolved,
 `;` parameters dropped) and its literal reading both fall under the same allowed prefix, so no
 component on the way (gateway, upstream app) can read a different, protected path out of it.
+An Envoy-style target reaches us decoded once by the server (see rsgi.py) and re-encoded; its
+literal reading is then the decoded one, which is how the upstream app reads it.
 """
 
 from __future__ import annotations
