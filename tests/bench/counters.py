@@ -31,16 +31,25 @@ def read(gatekeeper_url: str) -> dict[str, int]:
     return check_outcomes(response.text)
 
 
-def verify_outcomes(before: dict[str, int], after: dict[str, int], expected: str, completed: int) -> int:
-    """Every check of the run had the `expected` outcome; returns how many there were.
+MAX_SHORTFALL = 0.05
 
-    The counters may exceed wrk's count by the requests still in flight when wrk stopped.
+
+def verify_outcomes(before: dict[str, int], after: dict[str, int], expected: str,
+                    completed: int) -> tuple[int, int]:
+    """Every check of the run had the `expected` outcome; returns (how many, how many short of wrk's).
+
+    The counters may exceed wrk's count by the requests still in flight when wrk stopped. They
+    have also, rarely, fallen about 1% short of it in the forward_auth chain (docs/benchmark.md):
+    a shortfall up to MAX_SHORTFALL is returned for the report to show; more means answers that
+    did not come from the gatekeeper, and fails the run.
     """
     delta = {name: after.get(name, 0) - before.get(name, 0) for name in after}
     others = {name: n for name, n in delta.items() if name != expected and n}
     if others:
         raise CounterError(f"expected only {expected!r} checks, the gatekeeper also counted {others}")
-    if delta.get(expected, 0) < completed:
+    counted = delta.get(expected, 0)
+    shortfall = max(0, completed - counted)
+    if shortfall > MAX_SHORTFALL * completed:
         raise CounterError(f"wrk completed {completed} requests but the gatekeeper counted only "
-                           f"{delta.get(expected, 0)} {expected!r} checks")
-    return delta[expected]
+                           f"{counted} {expected!r} checks")
+    return counted, shortfall

@@ -64,7 +64,8 @@ def test_outcome_counters_and_their_verification() -> None:
     before = counters.check_outcomes(METRICS)
     assert before == {"allowed": 1500, "redirected": 3, "unauthorized": 0}
     after = {**before, "allowed": 2600}
-    assert counters.verify_outcomes(before, after, "allowed", completed=1080) == 1100
+    assert counters.verify_outcomes(before, after, "allowed", completed=1080) == (1100, 0)
+    assert counters.verify_outcomes(before, after, "allowed", completed=1120) == (1100, 20)
     with pytest.raises(counters.CounterError, match="only 1100"):
         counters.verify_outcomes(before, after, "allowed", completed=1200)
     with pytest.raises(counters.CounterError, match="redirected"):
