@@ -13,8 +13,6 @@ import pytest
 
 from gatekeeper_fixtures import PUBLIC_URL, FakeDex, serving
 
-JSON = {"Accept": "application/json"}
-
 
 @pytest.fixture(scope="module")
 def dex_module() -> Iterator[FakeDex]:
