@@ -2,7 +2,7 @@
 
 The hot path answers from RSGI directly (one synchronous call, no ASGI messages); every other
 request is handed to the ASGI code as an equivalent ASGI scope. Two RSGI facts shape that hand-off
-(checked on granian 2.8.7 and 2.8.9):
+(checked on granian 2.8.7, the first also on 2.8.9):
 
 - `scope.path` arrives percent-decoded, with no raw form. It is re-encoded here, so a character
   that needs escaping comes back escaped (`%` as `%25`, `?` as `%3F`) and the path checks still
