@@ -73,9 +73,16 @@ def _version(argv: list[str]) -> str:
     return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else "unknown"
 
 
+def granian_event_loop() -> str:
+    """What granian's default `loop=auto` picks here: rloop, then uvloop, else asyncio (the image's)."""
+    from importlib.util import find_spec
+    return next((name for name in ("rloop", "uvloop") if find_spec(name)), "asyncio")
+
+
 def machine_facts() -> dict[str, object]:
     import granian
     return {
+        "granian_event_loop": granian_event_loop(),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "kernel": platform.release(),
@@ -342,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     if load > 0.5:
         say(f"bench: warning: load average is {load:.2f} before starting; other work on this machine"
             " will lower every figure (ratios suffer less, but still)")
+    if granian_event_loop() != "asyncio":
+        say(f"bench: warning: {granian_event_loop()} is installed in this environment and granian will use it;"
+            " the gatekeeper image runs asyncio")
     work = Path(tempfile.mkdtemp(prefix="dex-auth-bench-"))
     bench = Bench(args, work)
     started = time.time()
@@ -371,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
 
     repeat = f", median of {args.repeat} runs" if args.repeat > 1 else ""
     print(f"\nwrk -t{args.threads} -c{args.connections}, {args.seconds}s per run{repeat} after {args.warmup}s warm-up;"
-          f" gatekeeper workers: {args.workers}; {os.cpu_count()} CPUs shared by everything\n")
+          f" gatekeeper workers: {args.workers} ({granian_event_loop()} event loop);"
+          f" {os.cpu_count()} CPUs shared by everything\n")
     print(report.markdown_table(bench.results, bench.cpu_us))
     for name, result in bench.results.items():
         if result.socket_errors:
