@@ -38,7 +38,10 @@ def test_project_model(project_data):
     project = CharmcraftProject.unmarshal(copy.deepcopy(project_data))
     assert project.name == "dex-auth"
     assert project.base == "ubuntu@24.04"
-    assert project.parts["charm"]["charm-requirements"] == ["requirements-charm.txt"]
+    charm_part = project.parts["charm"]
+    assert charm_part["charm-requirements"] == ["requirements-charm.txt"]
+    assert charm_part["charm-strict-dependencies"] is True
+    assert "prime" not in charm_part  # a prime list keeps only the files it names (tests/packing)
 
 
 def test_config_model():
