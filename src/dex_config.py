@@ -19,6 +19,9 @@ DEX_TELEMETRY_PORT = 5558
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 CLI_LOCAL_REDIRECT = "http://localhost:8000"
+# Dex's device flow ends with an authorization request whose redirect_uri is this literal path,
+# which must be registered like any other (server/deviceflowhandlers.go, server/oauth2.go).
+DEVICE_CALLBACK = "/device/callback"
 _DEX_LOG_LEVELS = {"debug": "debug", "info": "info", "warning": "warn", "error": "error"}
 _USER_NAMESPACE = uuid.UUID("5b0a0d4e-3c2a-4f51-9a53-6d1f0c5e8a11")
 
@@ -99,12 +102,12 @@ def gatekeeper_client(public_url: str, client_id: str, secret: str) -> StaticCli
     )
 
 
-def cli_client(issuer: str, client_id: str) -> StaticClient:
+def cli_client(client_id: str) -> StaticClient:
     """The public client scripts and `dex-auth-login` use (device flow, password grant, loopback)."""
     return StaticClient(
         id=client_id,
         name="dex-auth CLI",
-        redirect_uris=(OOB_REDIRECT, CLI_LOCAL_REDIRECT, f"{issuer}/device/callback"),
+        redirect_uris=(OOB_REDIRECT, CLI_LOCAL_REDIRECT, DEVICE_CALLBACK),
         public=True,
     )
 

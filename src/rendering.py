@@ -105,7 +105,7 @@ def render_all(
         static_user = StaticUser(settings.static_username, secrets.static_password_hash)
     clients = (
         gatekeeper_client(settings.public_url, GATEKEEPER_CLIENT_ID, secrets.client_secret),
-        cli_client(issuer, CLI_CLIENT_ID),
+        cli_client(CLI_CLIENT_ID),
         *sorted(oidc_clients, key=lambda c: c.id),
     )
     dex_settings = DexSettings(

@@ -116,3 +116,25 @@ def test_dex_start_up_errors_are_reproduced(provider) -> None:
         provider(dex_config(port, enablePasswordDB=False, staticPasswords=[]), port)
     with pytest.raises(ProcessStartError, match="malformed bcrypt hash"):
         provider(dex_config(port, staticPasswords=[{"email": "a@b.c", "hash": "nope", "userID": "1"}]), port)
+
+
+def test_redirect_uris_are_matched_the_way_dex_matches_them(provider) -> None:
+    """server/oauth2.go validateRedirectURI: exact match; loopback only for a public client with none."""
+    port = free_port()
+    clients = [{"id": "app", "name": "App", "secret": "s", "redirectURIs": ["https://app.example/cb"]},
+               {"id": "cli", "name": "CLI", "public": True}]
+    provider(dex_config(port, staticClients=clients), port)
+
+    def authorize(client_id: str, redirect_uri: str) -> requests.Response:
+        return requests.get(f"http://127.0.0.1:{port}/dex/auth", params={
+            "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": "openid",
+            "state": "s"}, timeout=5, allow_redirects=False)
+
+    for client_id, uri in [("app", "https://app.example/cb/"), ("app", "https://app.example/cb?x=1"),
+                           ("app", "http://localhost:8000"), ("cli", "https://localhost:8000"),
+                           ("cli", "http://evil.example/cb"), ("cli", "http://[::1]/cb")]:
+        refused = authorize(client_id, uri)
+        assert (refused.status_code, "Unregistered redirect_uri." in refused.text) == (400, True), (client_id, uri)
+    for client_id, uri in [("app", "https://app.example/cb"), ("cli", "http://localhost:8000/cb"),
+                           ("cli", "http://127.0.0.7:1234"), ("cli", "http://[::1]:8000/cb")]:
+        assert authorize(client_id, uri).status_code != 400, (client_id, uri)

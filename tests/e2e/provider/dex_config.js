@@ -64,7 +64,7 @@ function valueOrEnv(entry, key, envKey, where) {
 }
 
 /**
- * Loads the Dex config at `path`. Returns { issuer, clients, users, passwordGrant, ttl, ...,
+ * Loads the Dex config at `path`. Returns { issuer, clients, users, passwordConnector, ttl, ...,
  * notEmulated: [messages], notes: [messages] }. Throws DexConfigError for what Dex itself
  * refuses at start-up.
  */
@@ -194,16 +194,13 @@ export function loadDexConfig(path) {
     throw new DexConfigError('server: no connectors specified');
   }
 
+  // The password grant follows dex_rules.js (passwordGrantRefusal): offered when a
+  // passwordConnector is set; only the static password DB ("local") can check passwords here.
   const passwordConnector = oauth2.passwordconnector;
-  let passwordGrant = false;
-  if (passwordConnector !== undefined) {
-    if (passwordConnector === 'local' && enablePasswordDB) {
-      passwordGrant = true;
-    } else {
-      notEmulated.push(`oauth2.passwordConnector "${passwordConnector}": only "local" (the static password DB) is emulated; the password grant is off`);
-    }
+  const connectorIds = connectors.map((c) => String(lowerKeys(c).id));
+  if (passwordConnector !== undefined && passwordConnector !== 'local' && connectorIds.includes(passwordConnector)) {
+    notEmulated.push(`oauth2.passwordConnector "${passwordConnector}": only "local" (the static password DB) is emulated; the password grant answers invalid_request`);
   }
-  if (!grantTypes.includes('password')) passwordGrant = false;
 
   const staticPasswords = cfg.staticpasswords ?? [];
   if (staticPasswords.length && !enablePasswordDB) {
@@ -253,7 +250,9 @@ export function loadDexConfig(path) {
     clients,
     users,
     grantTypes,
-    passwordGrant,
+    passwordConnector,
+    connectorIds,
+    enablePasswordDB,
     skipApprovalScreen,
     responseHeaders,
     allowedOrigins: web.allowedorigins ?? [],

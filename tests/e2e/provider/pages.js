@@ -41,3 +41,12 @@ export function approvalPage({ action, clientName, scopes }) {
 export function errorPage({ title, message }) {
   return layout('dex', `<h2 class="theme-heading">${esc(title)}</h2><p>${esc(message)}</p>`);
 }
+
+// `form` is oidc-provider's own confirmation form (hidden fields, id op.deviceConfirmForm).
+export function confirmDevicePage({ form, clientName, userCode }) {
+  return layout('dex', `<h2 class="theme-heading">Confirm Device</h2>
+<p><strong>${esc(clientName)}</strong> asks to sign in with the code <code>${esc(userCode)}</code>.</p>
+${form}
+<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button>
+<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button>`);
+}

@@ -6,8 +6,9 @@
 //                    [--issuer URL] [--keys-file keys.json] [--telemetry-port 5558]
 //
 // Like Dex: every URL it advertises is built from the issuer (whatever Host a request carries),
-// every authorization request shows the login form (Dex keeps no login session), the password
-// grant exists only with oauth2.passwordConnector "local", ID tokens are RS256 with a kid.
+// every authorization request shows the login form (Dex keeps no login session), ID tokens are
+// RS256 with a kid. Where Dex's rules differ from oidc-provider's (redirect URIs, the device
+// flow's callback, the password grant), dex_rules.js applies Dex's, read from Dex's source.
 import http from 'node:http';
 import { createHmac, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,10 @@ import { parseArgs } from 'node:util';
 import bcrypt from 'bcryptjs';
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import { DexConfigError, loadDexConfig } from './dex_config.js';
-import { approvalPage, errorPage, loginPage } from './pages.js';
+import {
+  DEVICE_CALLBACK_URI, UNREGISTERED_REDIRECT_URI, passwordGrantRefusal, validateRedirectURI,
+} from './dex_rules.js';
+import { approvalPage, confirmDevicePage, errorPage, loginPage } from './pages.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const MAX_FORM_BYTES = 64 * 1024;
@@ -59,8 +63,9 @@ function signingKey(keysFile) {
 function clientMetadata(client, dex) {
   const grants = ['authorization_code', 'refresh_token', DEVICE_GRANT, 'password']
     .filter((g) => dex.grantTypes.includes(g))
-    .filter((g) => g !== 'password' || dex.passwordGrant);
-  let redirectUris = client.redirectURIs;
+    .filter((g) => g !== 'password' || dex.passwordConnector);
+  // oidc-provider takes absolute URIs only; Dex's own matching (dex_rules.js) runs before it.
+  let redirectUris = client.redirectURIs.filter((uri) => URL.canParse(uri));
   if (!redirectUris.length && client.public) redirectUris = ['http://127.0.0.1/callback'];
   const canCode = redirectUris.length > 0 && grants.includes('authorization_code');
   return {
@@ -151,7 +156,23 @@ function buildProvider(dex, issuer, prefix, jwk, cookieKey) {
     },
     features: {
       devInteractions: { enabled: false },
-      deviceFlow: { enabled: dex.grantTypes.includes(DEVICE_GRANT) },
+      deviceFlow: {
+        enabled: dex.grantTypes.includes(DEVICE_GRANT),
+        // Dex continues a device login with an authorization request for redirect_uri
+        // /device/callback (dex_rules.js), so a client that did not register it fails here.
+        userCodeConfirmSource: async (ctx, form, client, deviceInfo, userCode) => {
+          const registered = dex.clients.find((c) => c.id === client.clientId);
+          if (registered && !validateRedirectURI(registered, DEVICE_CALLBACK_URI)) {
+            log('unregistered redirect_uri', { redirect_uri: DEVICE_CALLBACK_URI, client_id: client.clientId });
+            ctx.status = 400;
+            ctx.type = 'html';
+            ctx.body = errorPage({ title: 'Bad Request', message: UNREGISTERED_REDIRECT_URI });
+            return;
+          }
+          ctx.type = 'html';
+          ctx.body = confirmDevicePage({ form, clientName: client.clientName ?? client.clientId, userCode });
+        },
+      },
       revocation: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: true },
@@ -176,8 +197,14 @@ function buildProvider(dex, issuer, prefix, jwk, cookieKey) {
     },
   });
   provider.proxy = true;
+  // Redirect URIs are matched by Dex's rule, not oidc-provider's (which would, say, refuse
+  // http://localhost for a public client that registered none, where Dex allows it).
+  provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
+    const registered = dex.clients.find((c) => c.id === this.clientId);
+    return registered !== undefined && validateRedirectURI(registered, value);
+  };
 
-  if (dex.passwordGrant) {
+  if (dex.passwordConnector && dex.grantTypes.includes('password')) {
     provider.registerGrantType('password', (ctx) => passwordGrant(provider, dex, ctx), ['username', 'password', 'scope']);
   }
 
@@ -195,6 +222,8 @@ async function checkPassword(dex, login, password) {
 }
 
 async function passwordGrant(provider, dex, ctx) {
+  const refusal = passwordGrantRefusal(dex);
+  if (refusal) throw new errors.CustomOIDCProviderError(refusal.error, refusal.description);
   const { username, password, scope } = ctx.oidc.params;
   if (!username || !password) throw new errors.InvalidRequest('Required param: username and password.');
   const scopes = [...new Set((scope ?? '').split(' ').filter(Boolean))];
@@ -390,7 +419,16 @@ function main() {
         return;
       }
       const url = new URL(req.url, issuerUrl.origin);
-      if (inner === '/auth' && req.method === 'GET') dexOfflineAccess(url);
+      if (inner === '/auth' && req.method === 'GET') {
+        const client = dex.clients.find((c) => c.id === url.searchParams.get('client_id'));
+        const redirectURI = url.searchParams.get('redirect_uri') ?? '';
+        if (client && !validateRedirectURI(client, redirectURI)) {
+          log('unregistered redirect_uri', { redirect_uri: redirectURI, client_id: client.id });
+          sendHtml(res, 400, errorPage({ title: 'Bad Request', message: UNREGISTERED_REDIRECT_URI }));
+          return;
+        }
+        dexOfflineAccess(url);
+      }
       req.originalUrl = `${url.pathname}${url.search}`;
       req.url = `${inner}${url.search}`;
       callback(req, res);
@@ -405,7 +443,7 @@ function main() {
     }
   });
   server.listen(Number(args.port), args.host, () => {
-    log('listening', { address: `http://${args.host}:${args.port}`, issuer, clients: dex.clients.map((c) => c.id), users: dex.users.map((u) => u.email), passwordGrant: dex.passwordGrant });
+    log('listening', { address: `http://${args.host}:${args.port}`, issuer, clients: dex.clients.map((c) => c.id), users: dex.users.map((u) => u.email), passwordConnector: dex.passwordConnector ?? null });
   });
 
   let telemetry;

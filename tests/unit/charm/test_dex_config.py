@@ -34,7 +34,7 @@ def settings(**overrides) -> DexSettings:
     base = dict(
         issuer=ISSUER,
         clients=(gatekeeper_client("https://kf.example.com", "dex-auth-gatekeeper", "cs"),
-                 cli_client(ISSUER, "dex-auth-cli")),
+                 cli_client("dex-auth-cli")),
     )
     return DexSettings(**{**base, **overrides})
 
@@ -89,13 +89,13 @@ def test_clients():
     assert gatekeeper == {"id": "dex-auth-gatekeeper", "name": "dex-auth gatekeeper",
                           "redirectURIs": ["https://kf.example.com/authservice/oidc/callback"], "secret": "cs"}
     assert cli["public"] is True and "secret" not in cli
-    assert cli["redirectURIs"] == ["urn:ietf:wg:oauth:2.0:oob", "http://localhost:8000", f"{ISSUER}/device/callback"]
+    assert cli["redirectURIs"] == ["urn:ietf:wg:oauth:2.0:oob", "http://localhost:8000", "/device/callback"]
 
 
 def test_duplicate_client_ids_are_refused():
     twice = StaticClient("dex-auth-cli", "x", ("https://a/cb",), "s")
     with pytest.raises(DexConfigError, match="dex-auth-cli is registered twice"):
-        render_dex_config(settings(clients=(cli_client(ISSUER, "dex-auth-cli"), twice)))
+        render_dex_config(settings(clients=(cli_client("dex-auth-cli"), twice)))
 
 
 def test_connectors_pass_through_unchanged():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+from dex_config import cli_client
 
 REPO = Path(__file__).resolve().parents[3]
 PROVIDER_JS = REPO / "tests" / "e2e" / "provider" / "provider.js"
@@ -50,10 +51,7 @@ def dex_config(issuer: str, port: int, **overrides: Any) -> dict[str, Any]:
             {"email": USER, "hash": hashes[0], "username": "user", "userID": "user-1", "groups": ["team-a"]},
             {"email": OTHER_USER, "hash": hashes[1], "username": "other", "userID": "user-2"},
         ],
-        "staticClients": [
-            {"id": "dex-auth-cli", "name": "dex-auth CLI", "public": True,
-             "redirectURIs": ["urn:ietf:wg:oauth:2.0:oob", "http://localhost:8000", f"{issuer}/device/callback"]},
-        ],
+        "staticClients": [cli_client("dex-auth-cli").to_dex()],
     }
     for key, value in overrides.items():
         if value is None:

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import requests
 
 from login_support import PASSWORD, USER, RunningProvider
 from device_browser import approve_device
@@ -72,6 +73,33 @@ def test_device_flow_turned_off_is_named(start_provider) -> None:
                                      "grantTypes": ["authorization_code", "refresh_token", "password"]})
     with pytest.raises(GrantDisabledError, match="device flow"):
         obtain_tokens(running.url, device=True, on_device_prompt=lambda prompt: None)
+
+
+def start_device_login(url: str, client_id: str) -> dict:
+    answer = requests.post(f"{url}/dex/device/code", data={"client_id": client_id, "scope": "openid email"}, timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+@pytest.mark.e2e
+def test_device_login_needs_the_device_callback_registered_as_dex_matches_it(start_provider) -> None:
+    """Dex sends the literal `/device/callback` as redirect_uri; an absolute URL under the issuer does not match."""
+    absolute = {"id": "dex-auth-cli", "name": "CLI", "public": True,
+                "redirectURIs": ["urn:ietf:wg:oauth:2.0:oob", "http://127.0.0.1:9/dex/device/callback"]}
+    running = start_provider(staticClients=[absolute])
+    device = start_device_login(running.url, "dex-auth-cli")
+    with pytest.raises(requests.HTTPError) as refused:
+        approve_device(device["verification_uri"], device["user_code"], USER, PASSWORD)
+    assert refused.value.response.status_code == 400
+    assert "Unregistered redirect_uri." in refused.value.response.text
+
+
+@pytest.mark.e2e
+def test_device_login_works_for_a_public_client_with_no_redirect_uris(start_provider) -> None:
+    """Dex lets a public client that registers no URIs use /device/callback (server/oauth2.go)."""
+    running = start_provider(staticClients=[{"id": "bare", "name": "Bare", "public": True}])
+    device = start_device_login(running.url, "bare")
+    assert "Success" in approve_device(device["verification_uri"], device["user_code"], USER, PASSWORD)
 
 
 class ScriptedProvider:
