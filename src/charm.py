@@ -32,7 +32,8 @@ from settings import (
     header_option,
     parse_settings,
 )
-from workloads import DEX_CONFIG_PATH, DEX_WEB_PORT, GATEKEEPER_PORT
+from workload_status import CheckReport, dex_status, gatekeeper_status
+from workloads import DEX_CONFIG_PATH, DEX_READY_CHECK, DEX_WEB_PORT, GATEKEEPER_PORT, GATEKEEPER_READY_CHECK
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ PASSWORD_SECRET = "static-password"  # keys: hash, source, and password when gen
 LAST_GOOD_SECRET = "last-good-config"  # keys: options (JSON of the options that rendered)
 OIDC_SECRETS_KEY = "oidc-client-secrets"  # peer app data: {relation id: secret id}
 CONTAINERS = ("dex", "gatekeeper")
+READY_CHECKS = {"dex": DEX_READY_CHECK, "gatekeeper": GATEKEEPER_READY_CHECK}
+_STATUS_TYPES: dict[str, type[ops.StatusBase]] = {
+    "active": ops.ActiveStatus, "waiting": ops.WaitingStatus, "blocked": ops.BlockedStatus,
+}
 
 
 class DexAuthCharm(ops.CharmBase):
@@ -173,9 +178,7 @@ class DexAuthCharm(ops.CharmBase):
             container.replan()
         except ops.pebble.ChangeError:
             logger.exception("dex did not start")
-            self._workload_problems.append(ops.BlockedStatus(
-                f"dex failed to start; was {self.app.name} deployed with --trust? (see juju debug-log)"
-            ))
+            self._workload_problems.append(ops.BlockedStatus("dex failed to start (see juju debug-log)"))
         except (ops.pebble.APIError, ops.pebble.ConnectionError, ops.pebble.PathError) as err:
             logger.warning("could not update the dex container: %s", err)
             self._workload_problems.append(ops.WaitingStatus("waiting for the dex container"))
@@ -411,16 +414,30 @@ class DexAuthCharm(ops.CharmBase):
         for problem in self._workload_problems:
             event.add_status(problem)
         for name in CONTAINERS:
-            container = self.unit.get_container(name)
-            if not container.can_connect():
-                event.add_status(ops.WaitingStatus(f"waiting for the {name} container"))
-                continue
-            service = container.get_services(name).get(name)
-            if service is None:
-                event.add_status(ops.WaitingStatus(f"waiting for a valid config to start {name}"))
-            elif not service.is_running():
-                event.add_status(ops.MaintenanceStatus(f"{name} is not running yet"))
+            event.add_status(self._workload_status(name))
         event.add_status(ops.ActiveStatus())
+
+    def _workload_status(self, name: str) -> ops.StatusBase:
+        """What the service and its readiness check say; running alone is not ready."""
+        container = self.unit.get_container(name)
+        if not container.can_connect():
+            return ops.WaitingStatus(f"waiting for the {name} container")
+        service = container.get_services(name).get(name)
+        if service is None:
+            return ops.WaitingStatus(f"waiting for a valid config to start {name}")
+        if not service.is_running():
+            return ops.MaintenanceStatus(f"{name} is not running yet")
+        check_name = READY_CHECKS[name]
+        info = container.get_checks(check_name).get(check_name)
+        if info is None:
+            return ops.WaitingStatus(f"{name} is starting")
+        report = CheckReport(
+            name=check_name, up=info.status == ops.pebble.CheckStatus.UP, failures=info.failures,
+            threshold=info.threshold, successes=info.successes,
+            last_log="" if info.status == ops.pebble.CheckStatus.UP else _last_check_log(container, info),
+        )
+        verdict = dex_status(report, self.app.name) if name == "dex" else gatekeeper_status(report)
+        return _STATUS_TYPES[verdict.level](verdict.message)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -478,6 +495,18 @@ def _read_file(container: ops.Container, path: str) -> str | None:
         return container.pull(path).read()
     except ops.pebble.PathError:
         return None
+
+
+def _last_check_log(container: ops.Container, info: ops.pebble.CheckInfo) -> str:
+    """The newest line Pebble logged in the check's change: the failure with its details."""
+    if not info.change_id:
+        return ""
+    try:
+        change = container.pebble.get_change(info.change_id)
+    except (ops.pebble.APIError, ops.pebble.ConnectionError):
+        return ""
+    lines = [line for task in change.tasks for line in task.log]
+    return lines[-1] if lines else ""
 
 
 def _secret_id(secret: ops.Secret) -> str:

@@ -19,6 +19,8 @@ GATEKEEPER_PORT = 8080
 GATEKEEPER_REVOCATIONS_FILE = "/var/lib/gatekeeper/revocations"
 DEX_TELEMETRY_PORT = 5558
 DEX_WEB_PORT = 5556
+DEX_READY_CHECK = "dex-ready"
+GATEKEEPER_READY_CHECK = "gatekeeper-ready"
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,16 @@ def gatekeeper_layer(settings: GatekeeperSettings) -> dict[str, Any]:
                 "timeout": "3s",
                 "threshold": 3,
                 "http": {"url": f"http://localhost:{GATEKEEPER_PORT}/healthz"},
-            }
+            },
+            # 503 until it has Dex's discovery document and keys.
+            GATEKEEPER_READY_CHECK: {
+                "override": "replace",
+                "level": "ready",
+                "period": "10s",
+                "timeout": "3s",
+                "threshold": 3,
+                "http": {"url": f"http://localhost:{GATEKEEPER_PORT}/readyz"},
+            },
         },
     }
 
@@ -131,7 +142,7 @@ def dex_layer(config_text: str) -> dict[str, Any]:
                 "threshold": 3,
                 "http": {"url": f"http://localhost:{DEX_TELEMETRY_PORT}/healthz/live"},
             },
-            "dex-ready": {
+            DEX_READY_CHECK: {
                 "override": "replace",
                 "level": "ready",
                 "period": "10s",
