@@ -73,7 +73,8 @@ class DexAuthCharm(ops.CharmBase):
         ]
         for event in events:
             framework.observe(event, self._reconcile)
-        framework.observe(on.secret_remove, self._on_secret_remove)
+        framework.observe(on.secret_remove, self._on_secret_gone)
+        framework.observe(on.secret_expired, self._on_secret_gone)
         framework.observe(on.collect_unit_status, self._on_collect_unit_status)
         framework.observe(on.show_static_password_action, self._on_show_static_password)
         framework.observe(on.rotate_session_key_action, self._on_rotate_session_key)
@@ -485,9 +486,17 @@ class DexAuthCharm(ops.CharmBase):
         routes = ambassador_settings(version, userid, groups, self.app.name, self.model.name)
         event.set_results({"resources": render_resources_yaml(routes)})
 
-    def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
-        """Juju says nobody tracks this revision any more: drop it."""
-        event.remove_revision()
+    def _on_secret_gone(self, event: ops.SecretRemoveEvent | ops.SecretExpiredEvent) -> None:
+        """Drop a revision nobody tracks (or that expired); it may be gone already.
+
+        `remove_all_revisions()` on a client secret still leaves Juju to send secret-remove for
+        the revisions it removed, and a hook error here would stop the unit.
+        """
+        try:
+            event.remove_revision()
+        except (ops.SecretNotFoundError, ops.ModelError) as err:
+            logger.info("revision %s of secret %s is already gone (%s)", event.revision,
+                        event.secret.id or event.secret.label, type(err).__name__)
 
 
 def _read_file(container: ops.Container, path: str) -> str | None:
