@@ -33,7 +33,16 @@ from settings import (
     parse_settings,
 )
 from workload_status import CheckReport, dex_status, gatekeeper_status
-from workloads import DEX_CONFIG_PATH, DEX_READY_CHECK, DEX_WEB_PORT, GATEKEEPER_PORT, GATEKEEPER_READY_CHECK
+from workloads import (
+    DEX_CONFIG_PATH,
+    DEX_FILES_DIR,
+    DEX_READY_CHECK,
+    DEX_WEB_PORT,
+    GATEKEEPER_PORT,
+    GATEKEEPER_READY_CHECK,
+    WORKLOAD_GID,
+    WORKLOAD_UID,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -172,8 +181,9 @@ class DexAuthCharm(ops.CharmBase):
         if not container.can_connect():
             return
         try:
+            _sync_dex_files(container, rendered)
             if _read_file(container, DEX_CONFIG_PATH) != rendered.dex_config:
-                container.push(DEX_CONFIG_PATH, rendered.dex_config, make_dirs=True, permissions=0o600)
+                _push_private(container, DEX_CONFIG_PATH, rendered.dex_config)
                 logger.info("pushed a new Dex config")
             container.add_layer("dex", rendered.dex_layer, combine=True)
             container.replan()
@@ -497,6 +507,27 @@ class DexAuthCharm(ops.CharmBase):
         except (ops.SecretNotFoundError, ops.ModelError) as err:
             logger.info("revision %s of secret %s is already gone (%s)", event.revision,
                         event.secret.id or event.secret.label, type(err).__name__)
+
+
+def _push_private(container: ops.Container, path: str, content: str) -> None:
+    """Secrets in a file only the workload user can read, in a directory only it can list."""
+    directory = path.rsplit("/", 1)[0]
+    if not container.exists(directory):
+        container.make_dir(directory, make_parents=True, permissions=0o700,
+                           user_id=WORKLOAD_UID, group_id=WORKLOAD_GID)
+    container.push(path, content, permissions=0o600, user_id=WORKLOAD_UID, group_id=WORKLOAD_GID)
+
+
+def _sync_dex_files(container: ops.Container, rendered: Rendered) -> None:
+    """Write the connector files before the config that names them; drop the ones no longer named."""
+    wanted = {f.path: f.content for f in rendered.dex_files}
+    for path, content in wanted.items():
+        if _read_file(container, path) != content:
+            _push_private(container, path, content)
+    if container.exists(DEX_FILES_DIR):
+        for info in container.list_files(DEX_FILES_DIR):
+            if info.path not in wanted:
+                container.remove_path(info.path)
 
 
 def _read_file(container: ops.Container, path: str) -> str | None:

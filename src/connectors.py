@@ -7,11 +7,15 @@ No `ops` import: the charm passes a resolver for Juju secret references.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -23,7 +27,8 @@ _CLIENT = ("clientID", "clientSecret", "redirectURI")
 # Fields Dex refuses to start (or to log anyone in) without, per connector type (dex.md).
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "ldap": ("host", "userSearch.baseDN", "userSearch.username"),
-    "oidc": ("issuer", *_CLIENT),
+    # clientSecret may be empty: a public upstream client with pkceChallenge (connector/oidc/oidc.go).
+    "oidc": ("issuer", "clientID", "redirectURI"),
     "saml": ("ssoURL", "usernameAttr", "emailAttr", "redirectURI"),
     "samlExperimental": ("ssoURL", "usernameAttr", "emailAttr", "redirectURI"),
     "github": _CLIENT,
@@ -43,35 +48,31 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 KNOWN_TYPES = tuple(REQUIRED_FIELDS)
 
-_OAUTH = ("clientID", "clientSecret", "redirectURI")
-# Config fields of the most used connectors (Dex sources and docs). Dex silently ignores a
-# misspelt key, so a key that is not here but nearly matches one that is gets reported.
-KNOWN_FIELDS: dict[str, dict[str, Any]] = {
-    "ldap": {
-        **dict.fromkeys(("host", "insecureNoSSL", "insecureSkipVerify", "startTLS", "rootCA", "rootCAData",
-                         "bindDN", "bindPW", "usernamePrompt", "clientCert", "clientKey")),
-        "userSearch": dict.fromkeys(("baseDN", "filter", "username", "scope", "idAttr", "emailAttr",
-                                     "nameAttr", "preferredUsernameAttr", "emailSuffix")),
-        "groupSearch": dict.fromkeys(("baseDN", "filter", "scope", "userAttr", "groupAttr", "userMatchers",
-                                      "nameAttr")),
-    },
-    "oidc": dict.fromkeys((*_OAUTH, "issuer", "basicAuthUnsupported", "scopes", "insecureSkipEmailVerified",
-                           "insecureEnableGroups", "insecureSkipVerify", "rootCAs", "getUserInfo", "userIDKey",
-                           "userNameKey", "promptType", "overrideClaimMapping", "claimMapping",
-                           "claimModifications", "providerDiscoveryOverrides", "acrValues", "allowedGroups",
-                           "pkceChallenge", "insecureIssuer")),
-    "github": dict.fromkeys((*_OAUTH, "orgs", "org", "hostName", "rootCA", "teamNameField", "loadAllGroups",
-                             "useLoginAsID", "preferredEmailDomain")),
-    "gitlab": dict.fromkeys((*_OAUTH, "baseURL", "groups", "useLoginAsID", "getGroupsPermission")),
-    "google": dict.fromkeys((*_OAUTH, "scopes", "hostedDomains", "groups", "serviceAccountFilePath",
-                             "adminEmail", "domainToAdminEmail", "fetchTransitiveGroupMembership", "promptType")),
-    "microsoft": dict.fromkeys((*_OAUTH, "tenant", "onlySecurityGroups", "groups", "groupNameFormat",
-                                "useGroupsAsWhitelist", "emailToLowercase", "apiURL", "graphURL", "promptType",
-                                "domainHint", "scopes")),
-    "saml": dict.fromkeys(("ssoURL", "ca", "caData", "entityIssuer", "ssoIssuer", "redirectURI",
-                           "insecureSkipSignatureValidation", "usernameAttr", "emailAttr", "groupsAttr",
-                           "groupsDelim", "allowedGroups", "filterGroups", "nameIDPolicyFormat")),
+# The json tags of each connector's Config struct in Dex's source, by dev/dex_connector_fields.py
+# (which names the Go file of every type). Dex silently ignores a key that is not one of them, so
+# a key that is not here but nearly matches one that is gets reported.
+_DEX_FIELDS = json.loads((Path(__file__).parent / "dex_connector_fields.json").read_text())
+DEX_VERSION: str = _DEX_FIELDS["dex"]
+KNOWN_FIELDS: dict[str, dict[str, Any]] = {t: c["fields"] for t, c in _DEX_FIELDS["connectors"].items()}
+
+# Fields whose value Dex reads as a file path; the charm writes the content (a Juju secret, or
+# PEM/JSON text) into the Dex container and puts the path in. `[]` marks a list of paths.
+FILE_FIELDS: dict[str, tuple[str, ...]] = {
+    "ldap": ("rootCA", "clientCert", "clientKey"),  # connector/ldap/ldap.go: os.ReadFile, tls.LoadX509KeyPair
+    "saml": ("ca",),  # connector/saml/saml.go: os.ReadFile
+    "samlExperimental": ("ca",),
+    "google": ("serviceAccountFilePath",),  # connector/google/google.go: os.ReadFile
+    "github": ("rootCA",),  # connector/github/github.go -> pkg/httpclient/httpclient.go
+    "openshift": ("rootCA",),  # connector/openshift/openshift.go -> pkg/httpclient
+    "oidc": ("rootCAs[]",),  # connector/oidc/oidc.go -> pkg/httpclient
+    "oauth": ("rootCAs[]",),  # connector/oauth/oauth.go -> pkg/httpclient
 }
+# []byte fields: Go's encoding/json wants them base64 (connector/ldap/ldap.go, saml/saml.go,
+# gitlab/gitlab.go). PEM text given here is encoded by the charm.
+DATA_FIELDS: dict[str, tuple[str, ...]] = {
+    "ldap": ("rootCAData",), "saml": ("caData",), "samlExperimental": ("caData",), "gitlab": ("rootCAData",),
+}
+
 # Connectors whose users come back through Dex's callback: their redirectURI is fixed.
 REDIRECT_TYPES = frozenset(t for t, fields in REQUIRED_FIELDS.items() if "redirectURI" in fields)
 # Connectors that can check a username and password themselves (password grant).
@@ -160,6 +161,39 @@ class ConnectorValidationError(ConnectorsError):
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more)"
         super().__init__(message)
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """What a file-valued field holds until `place_files` gives it a path; never shown."""
+
+    content: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DexFile:
+    """A file the charm writes into the Dex container for a connector."""
+
+    path: str
+    content: str = field(repr=False)
+
+
+def place_files(connectors: list[dict[str, Any]], directory: str) -> tuple[list[dict[str, Any]], tuple[DexFile, ...]]:
+    """Swap each FileContent for the path of a file under `directory`, named by connector and field."""
+    files: list[DexFile] = []
+
+    def swap(value: Any, name: str) -> Any:
+        if isinstance(value, FileContent):
+            files.append(DexFile(f"{directory}/{name}", value.content))
+            return files[-1].path
+        if isinstance(value, dict):
+            return {k: swap(v, f"{name}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [swap(v, f"{name}.{i}") for i, v in enumerate(value)]
+        return value
+
+    placed = [{**c, "config": swap(c["config"], c["id"])} for c in connectors]
+    return placed, tuple(files)
 
 
 class SecretLookupError(Exception):
@@ -314,6 +348,7 @@ def _check_connector(
 
     resolved = _resolve_secrets(config, "config", resolve, problem)
     if ctype is not None:
+        resolved = _take_file_contents(ctype, config, resolved, problem)
         _check_fields(ctype, resolved, issuer, problem)
         if ctype in KNOWN_FIELDS:
             _check_spelling(config, KNOWN_FIELDS[ctype], "config", ctype, problem)
@@ -344,6 +379,54 @@ def _resolve_secrets(value: Any, path: str, resolve: SecretResolver | None,
     except SecretLookupError as err:
         problem(path, str(err))
         return value
+
+
+def _looks_like_content(value: str) -> bool:
+    """A path is one line; a certificate, key or service-account JSON is not a path."""
+    text = value.strip()
+    return "\n" in text or text.startswith(("-----BEGIN ", "{"))
+
+
+def _take_file_contents(ctype: str, raw: dict[str, Any], resolved: dict[str, Any],
+                        problem: Callable[[str | None, str], None]) -> dict[str, Any]:
+    """Mark file-field contents for `place_files`; check and encode []byte fields."""
+    result = dict(resolved)
+    for name in FILE_FIELDS.get(ctype, ()):
+        listed = name.endswith("[]")
+        key = next((k for k in result if str(k).lower() == name.removesuffix("[]").lower()), None)
+        if key is None:
+            continue
+        values = result[key] if listed else [result[key]]
+        if listed and not isinstance(values, list):
+            problem(f"config.{key}", f"must be a list of files (PEM text, a path, or a Juju secret), not {_kind(values)}")
+            continue
+        raws = raw.get(key) if listed else [raw.get(key)]
+        taken = []
+        for index, (value, given) in enumerate(zip(values, raws if isinstance(raws, list) else values)):
+            where = f"config.{key}[{index}]" if listed else f"config.{key}"
+            if not isinstance(value, str) or not value.strip():
+                problem(where, f"must be a path, PEM text or a Juju secret reference, not {_kind(value)}")
+                taken.append(value)
+            elif (isinstance(given, str) and given.startswith("secret:")) or _looks_like_content(value):
+                taken.append(FileContent(value))
+            else:
+                taken.append(value)
+        result[key] = taken if listed else taken[0]
+    for name in DATA_FIELDS.get(ctype, ()):
+        key = next((k for k in result if str(k).lower() == name.lower()), None)
+        if key is None:
+            continue
+        value = result[key]
+        if not isinstance(value, str) or not value.strip():
+            problem(f"config.{key}", f"must be base64 of PEM data or PEM text, not {_kind(value)}")
+        elif value.lstrip().startswith("-----BEGIN "):
+            result[key] = base64.b64encode(value.encode()).decode()
+        else:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                problem(f"config.{key}", "must be base64 of PEM data (Dex decodes it as bytes) or PEM text")
+    return result
 
 
 def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
@@ -396,6 +479,11 @@ def _check_fields(ctype: str, config: dict[str, Any], issuer: str,
             problem("config.hostName", "must be a host name without a scheme or '/'")
         if _lookup(config, "rootCA")[0] and not present:
             problem("config.rootCA", "needs config.hostName (GitHub Enterprise)")
+    elif ctype == "oidc":
+        present, secret = _lookup(config, "clientSecret")
+        if (not present or not secret) and not _lookup(config, "pkceChallenge")[1]:
+            problem("config.clientSecret", "is required for type oidc unless pkceChallenge is set "
+                                           "(a public client at the upstream provider)")
     elif ctype == "google":
         if _lookup(config, "serviceAccountFilePath")[0] and not _lookup(config, "domainToAdminEmail")[0]:
             problem("config.serviceAccountFilePath", "needs config.domainToAdminEmail")

@@ -152,5 +152,5 @@ def render_dex_config(settings: DexSettings) -> dict[str, Any]:
 
 
 def render_dex_config_yaml(settings: DexSettings) -> str:
-    """The file content pushed to /etc/dex/config.yaml."""
+    """The content of the Dex config file the charm pushes (workloads.DEX_CONFIG_PATH)."""
     return yaml.safe_dump(render_dex_config(settings), sort_keys=False, default_flow_style=False)

@@ -22,7 +22,7 @@ from dex_config import (
 )
 from gatekeeper.config import ConfigError, load_settings as load_gatekeeper_settings
 from settings import CLI_CLIENT_ID, GATEKEEPER_CLIENT_ID, Settings, SettingsError, parse_settings
-from workloads import GatekeeperSettings, dex_layer, gatekeeper_layer
+from workloads import DEX_FILES_DIR, GatekeeperSettings, dex_layer, gatekeeper_layer
 
 
 # The charm option behind each gatekeeper variable a user can get wrong.
@@ -72,6 +72,7 @@ class Rendered:
     gatekeeper_layer: dict[str, Any]
     resources: list[dict[str, Any]]
     resources_yaml: str
+    dex_files: tuple[connectors_module.DexFile, ...] = ()
 
     @property
     def issuer_url(self) -> str:
@@ -100,6 +101,7 @@ def render_all(
     """Raises dex_config.DexConfigError when Dex would refuse the result, and
     settings.SettingsError when the gatekeeper would refuse its environment."""
     issuer = settings.issuer_url
+    connectors, dex_files = connectors_module.place_files(connectors, DEX_FILES_DIR)
     static_user = None
     if settings.enable_password_db and settings.static_username and secrets.static_password_hash:
         static_user = StaticUser(settings.static_username, secrets.static_password_hash)
@@ -145,10 +147,11 @@ def render_all(
     return Rendered(
         settings=settings,
         dex_config=dex_text,
-        dex_layer=dex_layer(dex_text),
+        dex_layer=dex_layer(dex_text, {f.path: f.content for f in dex_files}),
         gatekeeper_layer=layer,
         resources=render_resources(routes),
         resources_yaml=render_resources_yaml(routes),
+        dex_files=dex_files,
     )
 
 

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-DEX_CONFIG_PATH = "/etc/dex/config.yaml"
+# Both containers run as the rock's _daemon_ (metadata.yaml: Juju refuses uids 1000-9999, so
+# not the upstream image's dex user 1001, and /etc/dex there belongs to 1001). The Dex config
+# therefore lives in a directory the charm creates, mode 0700, in the image's sticky /tmp.
+WORKLOAD_UID = WORKLOAD_GID = 584792
+DEX_CONFIG_DIR = "/tmp/dex-auth"
+DEX_CONFIG_PATH = f"{DEX_CONFIG_DIR}/config.yaml"
+DEX_FILES_DIR = f"{DEX_CONFIG_DIR}/files"  # connector files (CA certificates, keys), 0600
 DEX_COMMAND = f"/usr/local/bin/dex serve {DEX_CONFIG_PATH}"
 GATEKEEPER_COMMAND = "python3 -m gatekeeper"
 GATEKEEPER_PORT = 8080
@@ -49,8 +56,11 @@ class GatekeeperSettings:
     workers: int = 1
 
 
-def config_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def config_hash(text: str, files: Mapping[str, str] | None = None) -> str:
+    digest = hashlib.sha256(text.encode())
+    for path, content in sorted((files or {}).items()):
+        digest.update(b"\0" + path.encode() + b"\0" + content.encode())
+    return digest.hexdigest()[:16]
 
 
 def gatekeeper_environment(settings: GatekeeperSettings) -> dict[str, str]:
@@ -90,6 +100,8 @@ def gatekeeper_layer(settings: GatekeeperSettings) -> dict[str, Any]:
                 "summary": "authentication service for the gateway",
                 "command": GATEKEEPER_COMMAND,
                 "startup": "enabled",
+                "user-id": WORKLOAD_UID,
+                "group-id": WORKLOAD_GID,
                 "environment": gatekeeper_environment(settings),
                 "on-check-failure": {"gatekeeper-alive": "restart"},
             }
@@ -116,8 +128,11 @@ def gatekeeper_layer(settings: GatekeeperSettings) -> dict[str, Any]:
     }
 
 
-def dex_layer(config_text: str) -> dict[str, Any]:
-    """DEX_EXPAND_ENV=false keeps a `$` in a connector secret from being eaten by Dex."""
+def dex_layer(config_text: str, files: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """DEX_EXPAND_ENV=false keeps a `$` in a connector secret from being eaten by Dex.
+
+    Dex reads its connector files only when it starts, so their content is in the hash too.
+    """
     return {
         "summary": "dex",
         "services": {
@@ -126,9 +141,11 @@ def dex_layer(config_text: str) -> dict[str, Any]:
                 "summary": "Dex OpenID Connect provider",
                 "command": DEX_COMMAND,
                 "startup": "enabled",
+                "user-id": WORKLOAD_UID,
+                "group-id": WORKLOAD_GID,
                 "environment": {
                     "DEX_EXPAND_ENV": "false",
-                    "DEX_CONFIG_HASH": config_hash(config_text),
+                    "DEX_CONFIG_HASH": config_hash(config_text, files),
                 },
                 "on-check-failure": {"dex-alive": "restart"},
             }

@@ -25,7 +25,7 @@ def dex_container(root: pathlib.Path, can_connect: bool = True, **kwargs: Any) -
     folder.mkdir(parents=True, exist_ok=True)
     return testing.Container(
         "dex", can_connect=can_connect,
-        mounts={"etc-dex": testing.Mount(location="/etc/dex", source=folder)}, **kwargs,
+        mounts={"etc-dex": testing.Mount(location="/tmp/dex-auth", source=folder)}, **kwargs,
     )
 
 

@@ -1,5 +1,7 @@
 """Bad `connectors` values: Blocked with the connector and field named, last good config kept."""
 
+import base64
+import dataclasses
 import json
 
 import pytest
@@ -151,3 +153,51 @@ def test_a_new_pod_with_a_bad_config_starts_from_the_last_good_one(ctx, tmp_path
     assert out.unit_status.message.startswith("connectors[0]: ")
     assert config_file(tmp_path / "new-pod").read_text() == config_file(tmp_path).read_text()
     assert service(out, "gatekeeper") == service(good, "gatekeeper")
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUXYZ\n-----END CERTIFICATE-----\n"
+LDAP = {"type": "ldap", "id": "corp", "name": "Corp LDAP", "config": {
+    "host": "ldap.corp.example:636", "bindDN": "cn=dex,dc=corp", "bindPW": "pw",
+    "userSearch": {"baseDN": "ou=people,dc=corp", "username": "uid"}}}
+
+
+def test_ldap_root_ca_from_a_secret_becomes_a_private_file_for_dex(ctx, tmp_path):
+    """The common enterprise case: LDAPS with a private CA, given as a Juju secret."""
+    user_secret = testing.Secret({"ca-cert": CA_PEM}, id=SECRET_ID)
+    value = [{**LDAP, "config": {**LDAP["config"], "rootCA": f"{SECRET_ID}/ca-cert"}}]
+    out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)},
+                                                 secrets=(user_secret,)))
+    assert out.unit_status == testing.ActiveStatus()
+    path = dex_config(tmp_path)["connectors"][0]["config"]["rootCA"]
+    assert path == "/tmp/dex-auth/files/corp.rootCA"
+    on_disk = tmp_path / "dex-etc" / "files" / "corp.rootCA"  # the container's /tmp/dex-auth
+    assert on_disk.read_text() == CA_PEM
+    # Only the workload user may read it; the owner (584792, the Dex service's user-id) is set
+    # by Pebble from the push arguments, which ops.testing does not record.
+    assert on_disk.stat().st_mode & 0o777 == 0o600
+    assert service(out, "dex")["user-id"] == 584792
+    assert CA_PEM not in config_file(tmp_path).read_text()
+
+
+def test_a_changed_ca_restarts_dex_and_a_removed_one_is_deleted(ctx, tmp_path):
+    first = testing.Secret({"ca-cert": CA_PEM}, id=SECRET_ID)
+    value = [{**LDAP, "config": {**LDAP["config"], "rootCA": f"{SECRET_ID}/ca-cert"}}]
+    out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)}, secrets=(first,)))
+    before = service(out, "dex")["environment"]["DEX_CONFIG_HASH"]
+    rotated = testing.Secret({"ca-cert": CA_PEM.replace("XYZ", "ABC")}, id=SECRET_ID)
+    out = ctx.run(ctx.on.secret_changed(rotated), dataclasses.replace(out, secrets={rotated}))
+    assert service(out, "dex")["environment"]["DEX_CONFIG_HASH"] != before
+    assert "ABC" in (tmp_path / "dex-etc" / "files" / "corp.rootCA").read_text()
+    out = ctx.run(ctx.on.config_changed(), with_config(out, connectors=json.dumps([LDAP])))
+    assert not (tmp_path / "dex-etc" / "files" / "corp.rootCA").exists()
+
+
+def test_inline_pem_in_a_data_field_is_encoded_and_a_bad_one_is_named(ctx, tmp_path):
+    value = [{**LDAP, "config": {**LDAP["config"], "rootCAData": CA_PEM}}]
+    out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)}))
+    assert out.unit_status == testing.ActiveStatus()
+    assert base64.b64decode(dex_config(tmp_path)["connectors"][0]["config"]["rootCAData"]).decode() == CA_PEM
+    bad = [{**LDAP, "config": {**LDAP["config"], "rootCAData": "not base64!"}}]
+    blocked = ctx.run(ctx.on.config_changed(), with_config(out, connectors=json.dumps(bad)))
+    assert blocked.unit_status == testing.BlockedStatus(
+        'connectors[0] (id "corp"): config.rootCAData must be base64 of PEM data (Dex decodes it as bytes) or PEM text')

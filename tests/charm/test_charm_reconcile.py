@@ -39,7 +39,7 @@ def test_leader_renders_and_starts_both_workloads(ctx, tmp_path):
     assert [c["id"] for c in config["staticClients"]] == ["dex-auth-gatekeeper", "dex-auth-cli"]
 
     dex = service(out, "dex")
-    assert dex["command"] == "/usr/local/bin/dex serve /etc/dex/config.yaml"
+    assert dex["command"] == "/usr/local/bin/dex serve /tmp/dex-auth/config.yaml"
     assert dex["environment"]["DEX_EXPAND_ENV"] == "false"
     env = gatekeeper_env(out)
     assert env["GATEKEEPER_PUBLIC_URL"] == PUBLIC_URL
@@ -280,3 +280,12 @@ def test_non_leader_serves_the_same_config(ctx, tmp_path):
     assert out.unit_status == testing.ActiveStatus()
     assert config_file(tmp_path / "follower").read_text() == config_file(tmp_path / "leader").read_text()
     assert gatekeeper_env(out) == gatekeeper_env(leader)
+
+
+def test_workloads_run_as_the_non_root_user_and_the_config_is_private(ctx, tmp_path):
+    out = ctx.run(ctx.on.config_changed(), state(tmp_path))
+    for name in ("dex", "gatekeeper"):
+        assert (service(out, name)["user-id"], service(out, name)["group-id"]) == (584792, 584792)
+    # ops.testing keeps file modes but not owners (nor the mode of a mounted directory): the
+    # owner is Pebble's to set and is not checked here.
+    assert config_file(tmp_path).stat().st_mode & 0o777 == 0o600

@@ -19,7 +19,7 @@ import yaml
 from ops import testing
 
 APP_CONTAINERS = ("dex", "gatekeeper")
-DEX_CONFIG_DIR = "/etc/dex"
+DEX_CONFIG_DIR = "/tmp/dex-auth"
 DEX_CONFIG_FILE = "config.yaml"
 
 

@@ -81,6 +81,17 @@ def test_metadata_model():
     assert metadata.peers and metadata.provides
 
 
+def test_the_charm_and_its_workloads_are_non_root():
+    metadata = load("metadata.yaml")
+    assert metadata["charm-user"] == "non-root"
+    assert "juju >= 3.6" in metadata["assumes"]  # charm-user and container uid/gid
+    for name, container in metadata["containers"].items():
+        # Juju refuses 1000-9999 (juju/juju internal/charm/meta.go, parseContainers).
+        for key in ("uid", "gid"):
+            assert container[key] == 584792, (name, key)
+            assert not 1000 <= container[key] < 10000
+
+
 def test_every_option_says_format_and_example():
     for name, option in load("config.yaml")["options"].items():
         assert len(option["description"]) > 30, name

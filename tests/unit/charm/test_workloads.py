@@ -65,7 +65,7 @@ def test_gatekeeper_layer_runs_the_module_with_a_health_check():
 def test_dex_layer_turns_env_expansion_off_and_tracks_the_config():
     layer = dex_layer("issuer: a\n")
     service = layer["services"]["dex"]
-    assert service["command"] == DEX_COMMAND == "/usr/local/bin/dex serve /etc/dex/config.yaml"
+    assert service["command"] == DEX_COMMAND == "/usr/local/bin/dex serve /tmp/dex-auth/config.yaml"
     assert service["environment"]["DEX_EXPAND_ENV"] == "false"
     assert service["environment"]["DEX_CONFIG_HASH"] == config_hash("issuer: a\n")
     assert layer["checks"]["dex-ready"]["http"]["url"] == "http://localhost:5558/healthz"
