@@ -117,10 +117,68 @@ def test_rock_installs_the_gatekeeper_with_its_pins():
     rock = load("rockcraft.yaml")
     assert rock["base"] == "ubuntu@24.04"
     deps = rock["parts"]["dependencies"]
-    assert deps["source"] == "src/gatekeeper" and deps["python-requirements"] == ["requirements.txt"]
-    assert (ROOT / "src" / "gatekeeper" / "requirements.txt").exists()
+    assert deps["source"] == "src/gatekeeper" and deps["python-requirements"] == ["requirements.lock"]
+    assert rock["services"]["gatekeeper"]["command"] == "python3 -m gatekeeper"
+    assert rock["services"]["gatekeeper"]["startup"] == "enabled"
     pins = (ROOT / "requirements-charm.txt").read_text()
     assert re.search(r"^ops==", pins, re.M) and re.search(r"^bcrypt==", pins, re.M)
+
+
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) from src/gatekeeper/requirements.lock."""
+    text = (ROOT / "src" / "gatekeeper" / "requirements.lock").read_text()
+    entries = {}
+    for block in re.split(r"\n(?=\S)", text):
+        first = block.split()[0] if block.strip() else ""
+        match = re.match(r"^([A-Za-z0-9._-]+)==([^ \\]+)", first)
+        if match:
+            entries[canonical(match[1])] = (match[2], re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+    return entries
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_rock_lock_pins_every_direct_pin_with_hashes():
+    lock = _lock()
+    for line in (ROOT / "src" / "gatekeeper" / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, version = re.match(r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==(\S+)$", line).groups()
+        assert lock[canonical(name)][0] == version, name
+    assert all(hashes for _, hashes in lock.values()), "every locked package needs a hash (pip --require-hashes)"
+
+
+def test_the_rock_lock_is_closed_under_dependencies():
+    """Every dependency (for Python 3.12 on Linux) of a locked package is locked too; read from the
+    metadata of the same versions installed in this virtualenv."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    lock = _lock()
+    environment = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
+                   "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython",
+                   "platform_python_implementation": "CPython", "os_name": "posix"}
+    checked = 0
+    for name, (version, _) in lock.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if dist.version != version:
+            continue
+        checked += 1
+        extras = ["crypto"] if name == "pyjwt" else [""]
+        for text in dist.requires or []:
+            requirement = Requirement(text)
+            if requirement.marker and not any(
+                    requirement.marker.evaluate({**environment, "extra": extra}) for extra in extras):
+                continue
+            assert canonical(requirement.name) in lock, f"{name} needs {requirement.name}, which is not locked"
+    assert checked >= 5, "too few locked packages are installed here to check the lock"
 
 
 @pytest.mark.parametrize("lib", ["ambassador_routes", "oidc_client", "dex_issuer"])
