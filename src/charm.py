@@ -17,6 +17,7 @@ from charms.dex_auth.v0.ambassador_routes import AmbassadorRoutesRequirer
 from charms.dex_auth.v0.dex_issuer import DexIssuerProvider
 from charms.dex_auth.v0.oidc_client import SECRET_KEY, ClientRequest, OidcClientProvider
 
+import connector_probe
 import connectors
 import credentials
 from ambassador import render_resources_yaml
@@ -102,6 +103,7 @@ class DexAuthCharm(ops.CharmBase):
             self._restore_last_good()
             return
         self._apply_dex(outcome)
+        self._probe_connectors(outcome, retry_failures=isinstance(_event, ops.UpdateStatusEvent))
         self._apply_gatekeeper(outcome)
         if self.unit.is_leader():
             self._publish(outcome)
@@ -193,6 +195,47 @@ class DexAuthCharm(ops.CharmBase):
         except (ops.pebble.APIError, ops.pebble.ConnectionError, ops.pebble.PathError) as err:
             logger.warning("could not update the dex container: %s", err)
             self._workload_problems.append(ops.WaitingStatus("waiting for the dex container"))
+
+    def _probe_connectors(self, rendered: Rendered, retry_failures: bool) -> None:
+        """Run Dex's probe (connector_probe.py) when the connectors changed, or to retry failures."""
+        if not rendered.dex_connector_ids:
+            return
+        container = self.unit.get_container("dex")
+        if not container.can_connect():
+            return
+        key = connector_probe.probe_key(rendered.dex_config, _files_of(rendered))
+        try:
+            previous = connector_probe.read_result(_read_file(container, connector_probe.PROBE_RESULT_PATH), key)
+            if previous is not None and not (retry_failures and previous):
+                return
+            _push_private(container, connector_probe.PROBE_CONFIG_PATH,
+                          connector_probe.probe_config(rendered.dex_config))
+            try:
+                stdout, stderr = container.exec(
+                    list(connector_probe.PROBE_COMMAND), environment=connector_probe.PROBE_ENVIRONMENT,
+                    user_id=WORKLOAD_UID, group_id=WORKLOAD_GID, timeout=connector_probe.PROBE_TIMEOUT,
+                ).wait_output()
+            except ops.pebble.ExecError as err:  # the probe always exits 1: it cannot listen
+                stdout, stderr = str(err.stdout or ""), str(err.stderr or "")
+            failures = connector_probe.failures_from_log(f"{stdout}\n{stderr}")
+            for failure in failures:
+                logger.error("Dex cannot open connector %s: %s", failure.connector_id, failure.reason)
+            _push_private(container, connector_probe.PROBE_RESULT_PATH, connector_probe.result_text(key, failures))
+        except (ops.pebble.APIError, ops.pebble.ConnectionError, ops.pebble.PathError,
+                ops.pebble.ChangeError, ops.pebble.TimeoutError) as err:
+            logger.warning("could not probe Dex's connectors: %s", type(err).__name__)
+
+    def _connector_failures(self) -> list[connector_probe.ConnectorFailure]:
+        rendered = self._render()
+        container = self.unit.get_container("dex")
+        if not isinstance(rendered, Rendered) or not rendered.dex_connector_ids or not container.can_connect():
+            return []
+        key = connector_probe.probe_key(rendered.dex_config, _files_of(rendered))
+        try:
+            text = _read_file(container, connector_probe.PROBE_RESULT_PATH)
+        except (ops.pebble.APIError, ops.pebble.ConnectionError):
+            return []
+        return connector_probe.read_result(text, key) or []
 
     def _apply_gatekeeper(self, rendered: Rendered) -> None:
         container = self.unit.get_container("gatekeeper")
@@ -426,6 +469,9 @@ class DexAuthCharm(ops.CharmBase):
             event.add_status(problem)
         for name in CONTAINERS:
             event.add_status(self._workload_status(name))
+        failures = self._connector_failures()
+        if failures:
+            event.add_status(ops.BlockedStatus(connector_probe.status_message(failures)))
         event.add_status(ops.ActiveStatus())
 
     def _workload_status(self, name: str) -> ops.StatusBase:
@@ -516,6 +562,10 @@ def _push_private(container: ops.Container, path: str, content: str) -> None:
         container.make_dir(directory, make_parents=True, permissions=0o700,
                            user_id=WORKLOAD_UID, group_id=WORKLOAD_GID)
     container.push(path, content, permissions=0o600, user_id=WORKLOAD_UID, group_id=WORKLOAD_GID)
+
+
+def _files_of(rendered: Rendered) -> dict[str, str]:
+    return {f.path: f.content for f in rendered.dex_files}
 
 
 def _sync_dex_files(container: ops.Container, rendered: Rendered) -> None:

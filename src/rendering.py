@@ -74,6 +74,8 @@ class Rendered:
     resources_yaml: str
     dex_files: tuple[connectors_module.DexFile, ...] = ()
 
+    dex_connector_ids: tuple[str, ...] = ()
+
     @property
     def issuer_url(self) -> str:
         return self.settings.issuer_url
@@ -152,6 +154,7 @@ def render_all(
         resources=render_resources(routes),
         resources_yaml=render_resources_yaml(routes),
         dex_files=dex_files,
+        dex_connector_ids=tuple(c["id"] for c in connectors),
     )
 
 

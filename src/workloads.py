@@ -19,7 +19,8 @@ WORKLOAD_UID = WORKLOAD_GID = 584792
 DEX_CONFIG_DIR = "/tmp/dex-auth"
 DEX_CONFIG_PATH = f"{DEX_CONFIG_DIR}/config.yaml"
 DEX_FILES_DIR = f"{DEX_CONFIG_DIR}/files"  # connector files (CA certificates, keys), 0600
-DEX_COMMAND = f"/usr/local/bin/dex serve {DEX_CONFIG_PATH}"
+DEX_BINARY = "/usr/local/bin/dex"
+DEX_COMMAND = f"{DEX_BINARY} serve {DEX_CONFIG_PATH}"
 GATEKEEPER_COMMAND = "python3 -m gatekeeper"
 GATEKEEPER_PORT = 8080
 # In the container's filesystem: outlives service restarts (not pod restarts), shared by workers.

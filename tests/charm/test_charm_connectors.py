@@ -201,3 +201,45 @@ def test_inline_pem_in_a_data_field_is_encoded_and_a_bad_one_is_named(ctx, tmp_p
     blocked = ctx.run(ctx.on.config_changed(), with_config(out, connectors=json.dumps(bad)))
     assert blocked.unit_status == testing.BlockedStatus(
         'connectors[0] (id "corp"): config.rootCAData must be base64 of PEM data (Dex decodes it as bytes) or PEM text')
+
+
+def probed_state(tmp_path, probe, connectors=(LDAP, GITHUB)):
+    from charm_state import dex_container, gatekeeper_container
+    base = state(tmp_path, config={"connectors": json.dumps(list(connectors))})
+    return dataclasses.replace(base, containers={dex_container(tmp_path, probe=probe), gatekeeper_container()})
+
+
+def test_a_connector_dex_cannot_open_is_named_while_the_others_keep_working(ctx, tmp_path):
+    from charm_state import dex_probe
+    reason = 'ldap: read ca file: open /missing.pem: no such file or directory'
+    out = ctx.run(ctx.on.config_changed(), probed_state(tmp_path, dex_probe({"corp": reason})))
+    assert out.unit_status == testing.BlockedStatus(
+        f'connector "corp" cannot be opened by Dex: {reason}; Dex leaves it out (see juju debug-log)')
+    # Dex runs with both connectors: it serves GitHub and opens LDAP again on demand.
+    assert [c["id"] for c in dex_config(tmp_path)["connectors"]] == ["corp", "github"]
+    assert out.get_container("dex").service_statuses["dex"].value == "active"
+    probe = ctx.exec_history["dex"][-1]
+    assert probe.command == ["/usr/local/bin/dex", "serve", "/tmp/dex-auth/probe.yaml"]
+    probe_config = yaml.safe_load((tmp_path / "dex-etc" / "probe.yaml").read_text())
+    assert probe_config["storage"] == {"type": "memory"} and probe_config["connectors"] == dex_config(tmp_path)["connectors"]
+
+
+def test_the_probe_is_retried_on_update_status_and_clears(ctx, tmp_path):
+    from charm_state import dex_container, dex_probe
+    out = ctx.run(ctx.on.config_changed(), probed_state(tmp_path, dex_probe({"corp": "ldap: dial tcp: i/o timeout"})))
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    healed = dataclasses.replace(out, containers={
+        c if c.name != "dex" else dataclasses.replace(c, execs={dex_probe()}) for c in out.containers})
+    assert ctx.run(ctx.on.update_status(), healed).unit_status == testing.ActiveStatus()
+
+
+def test_the_probe_runs_only_when_the_connectors_change(ctx, tmp_path):
+    from charm_state import dex_probe
+    out = ctx.run(ctx.on.config_changed(), probed_state(tmp_path, dex_probe()))
+    assert out.unit_status == testing.ActiveStatus()
+    runs = len(ctx.exec_history["dex"])
+    out = ctx.run(ctx.on.update_status(), out)
+    out = ctx.run(ctx.on.config_changed(), with_config(out, log_level="debug"))
+    assert len(ctx.exec_history["dex"]) == runs
+    ctx.run(ctx.on.config_changed(), with_config(out, connectors=json.dumps([GITHUB])))
+    assert len(ctx.exec_history["dex"]) == runs + 1

@@ -61,7 +61,9 @@ class CharmRunner:
     def _initial_state(self, config: dict[str, Any]) -> testing.State:
         containers = [
             testing.Container("dex", can_connect=True,
-                              mounts={"etc-dex": testing.Mount(location=DEX_CONFIG_DIR, source=self.dex_dir)}),
+                              mounts={"etc-dex": testing.Mount(location=DEX_CONFIG_DIR, source=self.dex_dir)},
+                              # The connector probe runs Dex, which is not here: it reports no failure.
+                              execs={testing.Exec(["/usr/local/bin/dex", "serve"], return_code=1)}),
             testing.Container("gatekeeper", can_connect=True),
         ]
         return testing.State(
