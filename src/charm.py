@@ -570,7 +570,7 @@ def _files_of(rendered: Rendered) -> dict[str, str]:
 
 def _sync_dex_files(container: ops.Container, rendered: Rendered) -> None:
     """Write the connector files before the config that names them; drop the ones no longer named."""
-    wanted = {f.path: f.content for f in rendered.dex_files}
+    wanted = _files_of(rendered)
     for path, content in wanted.items():
         if _read_file(container, path) != content:
             _push_private(container, path, content)
