@@ -27,15 +27,23 @@ _FIELD = re.compile(r'^\s*(?P<name>\w+)?\s*(?P<type>[^`]*?)\s*`[^`]*json:"(?P<ta
 
 
 def git_show(repo: Path, tag: str, path: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "show", f"{tag}:{path}"], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), "show", f"{tag}:{path}"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def package_sources(repo: Path, tag: str, directory: str) -> dict[str, str]:
-    names = subprocess.run(["git", "-C", str(repo), "ls-tree", "--name-only", f"{tag}:{directory}"],
-                           check=True, capture_output=True, text=True).stdout.split()
-    return {f"{directory}/{n}": git_show(repo, tag, f"{directory}/{n}") for n in names
-            if n.endswith(".go") and not n.endswith("_test.go")}
+    names = subprocess.run(
+        ["git", "-C", str(repo), "ls-tree", "--name-only", f"{tag}:{directory}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return {
+        f"{directory}/{n}": git_show(repo, tag, f"{directory}/{n}")
+        for n in names
+        if n.endswith(".go") and not n.endswith("_test.go")
+    }
 
 
 def struct_bodies(sources: dict[str, str]) -> dict[str, tuple[str, list[str]]]:
@@ -51,7 +59,7 @@ def struct_bodies(sources: dict[str, str]) -> dict[str, tuple[str, list[str]]]:
             match = re.match(r"^type (\w+) struct \{\s*$", line)
             if match:
                 body, depth = [], 1
-                for inner in lines[i + 1:]:
+                for inner in lines[i + 1 :]:
                     depth += inner.count("{") - inner.count("}")
                     if depth <= 0:
                         break

@@ -16,8 +16,16 @@ GATEKEEPER_PREFIX = "/authservice"
 DEX_PREFIX = "/dex/"
 # Headers the gatekeeper reads to tell a browser from a script; Ambassador always adds
 # authorization, cookie, user-agent and x-forwarded-* on top.
-CHECK_REQUEST_HEADERS = ("accept", "authorization", "cookie", "x-requested-with",
-                         "sec-fetch-mode", "sec-fetch-dest", "x-forwarded-proto", "x-forwarded-host")
+CHECK_REQUEST_HEADERS = (
+    "accept",
+    "authorization",
+    "cookie",
+    "x-requested-with",
+    "sec-fetch-mode",
+    "sec-fetch-dest",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+)
 
 
 def lookalike_spellings(header: str) -> list[str]:
@@ -73,33 +81,48 @@ def render_resources(settings: AmbassadorSettings) -> list[dict[str, Any]]:
     """The Mapping for Dex, the Mapping for the gatekeeper's endpoints, the AuthService."""
     prefix = settings.prefix.rstrip("/") + "/"
     return [
-        _resource(settings, "Mapping", f"{settings.app_name}-dex", {
-            "prefix": DEX_PREFIX,
-            "rewrite": DEX_PREFIX,
-            "service": settings.service(settings.dex_port),
-            "bypass_auth": True,
-            "timeout_ms": 10000,
-        }),
-        _resource(settings, "Mapping", f"{settings.app_name}-gatekeeper", {
-            "prefix": prefix,
-            "rewrite": prefix,
-            "service": settings.service(settings.gatekeeper_port),
-            "bypass_auth": True,
-            "timeout_ms": 10000,
-        }),
-        _resource(settings, "AuthService", settings.app_name, {
-            "auth_service": settings.service(settings.gatekeeper_port),
-            "proto": "http",
-            "path_prefix": f"{settings.prefix.rstrip('/')}/check",
-            "timeout_ms": settings.check_timeout_ms,
-            "allowed_request_headers": [
-                *CHECK_REQUEST_HEADERS,
-                *lookalike_spellings(settings.userid_header),
-                *lookalike_spellings(settings.groups_header),
-            ],
-            "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
-            "failure_mode_allow": False,
-        }),
+        _resource(
+            settings,
+            "Mapping",
+            f"{settings.app_name}-dex",
+            {
+                "prefix": DEX_PREFIX,
+                "rewrite": DEX_PREFIX,
+                "service": settings.service(settings.dex_port),
+                "bypass_auth": True,
+                "timeout_ms": 10000,
+            },
+        ),
+        _resource(
+            settings,
+            "Mapping",
+            f"{settings.app_name}-gatekeeper",
+            {
+                "prefix": prefix,
+                "rewrite": prefix,
+                "service": settings.service(settings.gatekeeper_port),
+                "bypass_auth": True,
+                "timeout_ms": 10000,
+            },
+        ),
+        _resource(
+            settings,
+            "AuthService",
+            settings.app_name,
+            {
+                "auth_service": settings.service(settings.gatekeeper_port),
+                "proto": "http",
+                "path_prefix": f"{settings.prefix.rstrip('/')}/check",
+                "timeout_ms": settings.check_timeout_ms,
+                "allowed_request_headers": [
+                    *CHECK_REQUEST_HEADERS,
+                    *lookalike_spellings(settings.userid_header),
+                    *lookalike_spellings(settings.groups_header),
+                ],
+                "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
+                "failure_mode_allow": False,
+            },
+        ),
     ]
 
 

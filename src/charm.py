@@ -13,14 +13,14 @@ import logging
 import secrets
 
 import ops
-from charms.dex_auth.v0.ambassador_routes import AmbassadorRoutesRequirer
-from charms.dex_auth.v0.dex_issuer import DexIssuerProvider
-from charms.dex_auth.v0.oidc_client import SECRET_KEY, ClientRequest, OidcClientProvider
 
 import connector_probe
 import connectors
 import credentials
 from ambassador import render_resources_yaml
+from charms.dex_auth.v0.ambassador_routes import AmbassadorRoutesRequirer
+from charms.dex_auth.v0.dex_issuer import DexIssuerProvider
+from charms.dex_auth.v0.oidc_client import SECRET_KEY, ClientRequest, OidcClientProvider
 from dex_config import DexConfigError, StaticClient, hash_password, password_matches
 from rendering import Rendered, SharedSecrets, ambassador_settings, render_all
 from settings import (
@@ -55,7 +55,9 @@ OIDC_SECRETS_KEY = "oidc-client-secrets"  # peer app data: {relation id: secret 
 CONTAINERS = ("dex", "gatekeeper")
 READY_CHECKS = {"dex": DEX_READY_CHECK, "gatekeeper": GATEKEEPER_READY_CHECK}
 _STATUS_TYPES: dict[str, type[ops.StatusBase]] = {
-    "active": ops.ActiveStatus, "waiting": ops.WaitingStatus, "blocked": ops.BlockedStatus,
+    "active": ops.ActiveStatus,
+    "waiting": ops.WaitingStatus,
+    "blocked": ops.BlockedStatus,
 }
 
 
@@ -73,13 +75,23 @@ class DexAuthCharm(ops.CharmBase):
 
         on = self.on
         events = [
-            on.install, on.start, on.config_changed, on.upgrade_charm, on.leader_elected,
-            on.update_status, on.secret_changed,
-            on.dex_pebble_ready, on.gatekeeper_pebble_ready,
-            on[PEER].relation_created, on[PEER].relation_changed,
-            on.ambassador_relation_created, on.ambassador_relation_changed,
-            on.oidc_client_relation_changed, on.oidc_client_relation_broken,
-            on.dex_oidc_config_relation_created, on.dex_oidc_config_relation_changed,
+            on.install,
+            on.start,
+            on.config_changed,
+            on.upgrade_charm,
+            on.leader_elected,
+            on.update_status,
+            on.secret_changed,
+            on.dex_pebble_ready,
+            on.gatekeeper_pebble_ready,
+            on[PEER].relation_created,
+            on[PEER].relation_changed,
+            on.ambassador_relation_created,
+            on.ambassador_relation_changed,
+            on.oidc_client_relation_changed,
+            on.oidc_client_relation_broken,
+            on.dex_oidc_config_relation_created,
+            on.dex_oidc_config_relation_changed,
         ]
         for event in events:
             framework.observe(event, self._reconcile)
@@ -133,8 +145,14 @@ class DexAuthCharm(ops.CharmBase):
             shared = self._shared_secrets(settings)
             if shared is None:
                 return
-            rendered = render_all(settings, found, app_name=self.app.name, namespace=self.model.name,
-                                  secrets=shared, oidc_clients=self._oidc_static_clients())
+            rendered = render_all(
+                settings,
+                found,
+                app_name=self.app.name,
+                namespace=self.model.name,
+                secrets=shared,
+                oidc_clients=self._oidc_static_clients(),
+            )
         except (ValueError, KeyError) as err:
             logger.warning("the last good config no longer renders: %s", err)
             return
@@ -152,9 +170,7 @@ class DexAuthCharm(ops.CharmBase):
         try:
             settings = parse_settings(self.config)
         except MissingPublicUrl:
-            return ops.BlockedStatus(
-                f"set public-url: juju config {self.app.name} public-url=https://<host>"
-            )
+            return ops.BlockedStatus(f"set public-url: juju config {self.app.name} public-url=https://<host>")
         except SettingsError as err:
             return ops.BlockedStatus(str(err))
         try:
@@ -172,8 +188,12 @@ class DexAuthCharm(ops.CharmBase):
             return ops.WaitingStatus("waiting for the leader unit to create the shared secrets")
         try:
             return render_all(
-                settings, found, app_name=self.app.name, namespace=self.model.name,
-                secrets=shared, oidc_clients=self._oidc_static_clients(),
+                settings,
+                found,
+                app_name=self.app.name,
+                namespace=self.model.name,
+                secrets=shared,
+                oidc_clients=self._oidc_static_clients(),
             )
         except (DexConfigError, SettingsError) as err:
             return ops.BlockedStatus(str(err))
@@ -208,12 +228,16 @@ class DexAuthCharm(ops.CharmBase):
             previous = connector_probe.read_result(_read_file(container, connector_probe.PROBE_RESULT_PATH), key)
             if previous is not None and not (retry_failures and previous):
                 return
-            _push_private(container, connector_probe.PROBE_CONFIG_PATH,
-                          connector_probe.probe_config(rendered.dex_config))
+            _push_private(
+                container, connector_probe.PROBE_CONFIG_PATH, connector_probe.probe_config(rendered.dex_config)
+            )
             try:
                 stdout, stderr = container.exec(
-                    list(connector_probe.PROBE_COMMAND), environment=connector_probe.PROBE_ENVIRONMENT,
-                    user_id=WORKLOAD_UID, group_id=WORKLOAD_GID, timeout=connector_probe.PROBE_TIMEOUT,
+                    list(connector_probe.PROBE_COMMAND),
+                    environment=connector_probe.PROBE_ENVIRONMENT,
+                    user_id=WORKLOAD_UID,
+                    group_id=WORKLOAD_GID,
+                    timeout=connector_probe.PROBE_TIMEOUT,
                 ).wait_output()
             except ops.pebble.ExecError as err:  # the probe always exits 1: it cannot listen
                 stdout, stderr = str(err.stdout or ""), str(err.stderr or "")
@@ -221,8 +245,13 @@ class DexAuthCharm(ops.CharmBase):
             for failure in failures:
                 logger.error("Dex cannot open connector %s: %s", failure.connector_id, failure.reason)
             _push_private(container, connector_probe.PROBE_RESULT_PATH, connector_probe.result_text(key, failures))
-        except (ops.pebble.APIError, ops.pebble.ConnectionError, ops.pebble.PathError,
-                ops.pebble.ChangeError, ops.pebble.TimeoutError) as err:
+        except (
+            ops.pebble.APIError,
+            ops.pebble.ConnectionError,
+            ops.pebble.PathError,
+            ops.pebble.ChangeError,
+            ops.pebble.TimeoutError,
+        ) as err:
             logger.warning("could not probe Dex's connectors: %s", type(err).__name__)
 
     def _connector_failures(self) -> list[connector_probe.ConnectorFailure]:
@@ -264,8 +293,9 @@ class DexAuthCharm(ops.CharmBase):
             if problem:
                 self.oidc_clients.publish_error(by_relation[request.relation_id], problem)
             elif secret is not None:
-                self.oidc_clients.publish(by_relation[request.relation_id], request.client_id,
-                                          secret, rendered.issuer_url)
+                self.oidc_clients.publish(
+                    by_relation[request.relation_id], request.client_id, secret, rendered.issuer_url
+                )
 
     # --- shared secrets ---------------------------------------------------------------------
 
@@ -393,10 +423,10 @@ class DexAuthCharm(ops.CharmBase):
             if len(content) == 1:
                 return next(iter(content.values()))
             raise connectors.SecretLookupError(
-                f"secret {uri} has keys {', '.join(sorted(content))}: name one as {uri}/<key>")
+                f"secret {uri} has keys {', '.join(sorted(content))}: name one as {uri}/<key>"
+            )
         if key not in content:
-            raise connectors.SecretLookupError(
-                f"secret {uri} has no key {key} (it has {', '.join(sorted(content))})")
+            raise connectors.SecretLookupError(f"secret {uri} has no key {key} (it has {', '.join(sorted(content))})")
         return content[key]
 
     # --- OIDC clients -----------------------------------------------------------------------
@@ -410,8 +440,11 @@ class DexAuthCharm(ops.CharmBase):
             label = _oidc_label(request.relation_id)
             secret = self._owned_secret(label)
             if secret is None:
-                secret = self.app.add_secret({SECRET_KEY: credentials.new_client_secret()}, label=label,
-                                             description=f"OIDC client secret of {request.app_name}")
+                secret = self.app.add_secret(
+                    {SECRET_KEY: credentials.new_client_secret()},
+                    label=label,
+                    description=f"OIDC client secret of {request.app_name}",
+                )
             mapping[str(request.relation_id)] = _secret_id(secret)
         peer = self._peer_data()
         previous = json.loads(peer.get(OIDC_SECRETS_KEY, "{}")) if peer is not None else {}
@@ -452,8 +485,7 @@ class DexAuthCharm(ops.CharmBase):
                     continue
                 client_secret = secret.get_content(refresh=True).get(SECRET_KEY)
             except (ops.SecretNotFoundError, ops.ModelError):
-                logger.warning("the client secret of relation %s is gone; leaving that client out",
-                               request.relation_id)
+                logger.warning("the client secret of relation %s is gone; leaving that client out", request.relation_id)
                 continue
             if client_secret:
                 clients.append(StaticClient(request.client_id, request.name, request.redirect_uris, client_secret))
@@ -489,8 +521,11 @@ class DexAuthCharm(ops.CharmBase):
         if info is None:
             return ops.WaitingStatus(f"{name} is starting")
         report = CheckReport(
-            name=check_name, up=info.status == ops.pebble.CheckStatus.UP, failures=info.failures,
-            threshold=info.threshold, successes=info.successes,
+            name=check_name,
+            up=info.status == ops.pebble.CheckStatus.UP,
+            failures=info.failures,
+            threshold=info.threshold,
+            successes=info.successes,
             last_log="" if info.status == ops.pebble.CheckStatus.UP else _last_check_log(container, info),
         )
         verdict = dex_status(report, self.app.name) if name == "dex" else gatekeeper_status(report)
@@ -521,8 +556,9 @@ class DexAuthCharm(ops.CharmBase):
             event.fail("the session keys do not exist yet; try again once the charm has settled")
             return
         keys, fresh, previous = credentials.rotate_session_keys(content["session-keys"])
-        self._store_shared(GATEKEEPER_SECRET, {**content, "session-keys": keys},
-                           "dex-auth gatekeeper client secret and session keys")
+        self._store_shared(
+            GATEKEEPER_SECRET, {**content, "session-keys": keys}, "dex-auth gatekeeper client secret and session keys"
+        )
         logger.info("session key rotated: new key id %s, previous %s", fresh.kid, previous.kid)
         self._outcome = None
         self._reconcile(event)
@@ -551,16 +587,19 @@ class DexAuthCharm(ops.CharmBase):
         try:
             event.remove_revision()
         except (ops.SecretNotFoundError, ops.ModelError) as err:
-            logger.info("revision %s of secret %s is already gone (%s)", event.revision,
-                        event.secret.id or event.secret.label, type(err).__name__)
+            logger.info(
+                "revision %s of secret %s is already gone (%s)",
+                event.revision,
+                event.secret.id or event.secret.label,
+                type(err).__name__,
+            )
 
 
 def _push_private(container: ops.Container, path: str, content: str) -> None:
     """Secrets in a file only the workload user can read, in a directory only it can list."""
     directory = path.rsplit("/", 1)[0]
     if not container.exists(directory):
-        container.make_dir(directory, make_parents=True, permissions=0o700,
-                           user_id=WORKLOAD_UID, group_id=WORKLOAD_GID)
+        container.make_dir(directory, make_parents=True, permissions=0o700, user_id=WORKLOAD_UID, group_id=WORKLOAD_GID)
     container.push(path, content, permissions=0o600, user_id=WORKLOAD_UID, group_id=WORKLOAD_GID)
 
 

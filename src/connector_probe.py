@@ -96,5 +96,7 @@ def read_result(text: str | None, key: str) -> list[ConnectorFailure] | None:
 def status_message(failures: list[ConnectorFailure]) -> str:
     first = failures[0]
     more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-    return (f'connector "{first.connector_id}" cannot be opened by Dex: {first.reason}{more}; '
-            "Dex leaves it out (see juju debug-log)")
+    return (
+        f'connector "{first.connector_id}" cannot be opened by Dex: {first.reason}{more}; '
+        "Dex leaves it out (see juju debug-log)"
+    )

@@ -70,7 +70,10 @@ FILE_FIELDS: dict[str, tuple[str, ...]] = {
 # []byte fields: Go's encoding/json wants them base64 (connector/ldap/ldap.go, saml/saml.go,
 # gitlab/gitlab.go). PEM text given here is encoded by the charm.
 DATA_FIELDS: dict[str, tuple[str, ...]] = {
-    "ldap": ("rootCAData",), "saml": ("caData",), "samlExperimental": ("caData",), "gitlab": ("rootCAData",),
+    "ldap": ("rootCAData",),
+    "saml": ("caData",),
+    "samlExperimental": ("caData",),
+    "gitlab": ("rootCAData",),
 }
 
 # Connectors whose users come back through Dex's callback: their redirectURI is fixed.
@@ -82,9 +85,7 @@ RESERVED_IDS = frozenset({"local"})
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # `secret:<id>` or `secret://<model-uuid>/<id>`, optionally `/<key>` (Juju's key syntax).
-SECRET_REFERENCE = re.compile(
-    r"^(?P<uri>secret:(?://[0-9a-f-]+/)?[0-9a-z]{20})(?:/(?P<key>[a-z](?:-?[a-z0-9]){2,}))?$"
-)
+SECRET_REFERENCE = re.compile(r"^(?P<uri>secret:(?://[0-9a-f-]+/)?[0-9a-z]{20})(?:/(?P<key>[a-z](?:-?[a-z0-9]){2,}))?$")
 
 SecretResolver = Callable[[str, "str | None"], str]
 """(secret uri, key or None) -> value; raises SecretLookupError with a reason."""
@@ -238,19 +239,14 @@ def parse(text: str) -> list[Any]:
                 return []
         elif "type" in data:
             raise ConnectorsShapeError(
-                "connectors must be a list: put '- ' before the connector's first key "
-                "(or [ ] around the JSON object)"
+                "connectors must be a list: put '- ' before the connector's first key (or [ ] around the JSON object)"
             )
     if not isinstance(data, list):
-        raise ConnectorsShapeError(
-            f"connectors must be a list of connectors, not {_kind(data)}"
-        )
+        raise ConnectorsShapeError(f"connectors must be a list of connectors, not {_kind(data)}")
     return data
 
 
-def validate(
-    entries: list[Any], issuer: str, resolve: SecretResolver | None = None
-) -> list[dict[str, Any]]:
+def validate(entries: list[Any], issuer: str, resolve: SecretResolver | None = None) -> list[dict[str, Any]]:
     """Check every connector and return them ready for Dex, secret references resolved.
 
     Raises ConnectorValidationError listing every problem found.
@@ -266,9 +262,7 @@ def validate(
         cid = checked["id"]
         if cid in seen:
             problems.append(
-                ConnectorProblem(
-                    position, cid, "id", f"is also used by connectors[{seen[cid]}]; ids must be unique"
-                )
+                ConnectorProblem(position, cid, "id", f"is also used by connectors[{seen[cid]}]; ids must be unique")
             )
         seen.setdefault(cid, position)
         result.append(checked)
@@ -293,8 +287,15 @@ def password_connector(connectors: list[dict[str, Any]], password_db: bool) -> s
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "empty"}
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "empty",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -302,8 +303,11 @@ def _check_connector(
     position: int, entry: Any, issuer: str, resolve: SecretResolver | None
 ) -> tuple[dict[str, Any] | None, list[ConnectorProblem]]:
     if not isinstance(entry, dict):
-        return None, [ConnectorProblem(position, None, None,
-                                       f"must be a mapping with type, id, name and config, not {_kind(entry)}")]
+        return None, [
+            ConnectorProblem(
+                position, None, None, f"must be a mapping with type, id, name and config, not {_kind(entry)}"
+            )
+        ]
     raw_id = entry.get("id")
     cid = raw_id if isinstance(raw_id, str) and raw_id else None
     problems: list[ConnectorProblem] = []
@@ -313,8 +317,11 @@ def _check_connector(
 
     for key in entry:
         if key not in CONNECTOR_KEYS:
-            problem(None, f'has unknown key "{key}"{_suggest(str(key), CONNECTOR_KEYS)}; '
-                          "a connector has only type, id, name and config")
+            problem(
+                None,
+                f'has unknown key "{key}"{_suggest(str(key), CONNECTOR_KEYS)}; '
+                "a connector has only type, id, name and config",
+            )
 
     ctype = entry.get("type")
     if ctype is None:
@@ -358,8 +365,9 @@ def _check_connector(
     return {"type": ctype, "id": raw_id, "name": name, "config": resolved}, []
 
 
-def _resolve_secrets(value: Any, path: str, resolve: SecretResolver | None,
-                     problem: Callable[[str | None, str], None]) -> Any:
+def _resolve_secrets(
+    value: Any, path: str, resolve: SecretResolver | None, problem: Callable[[str | None, str], None]
+) -> Any:
     if isinstance(value, dict):
         return {k: _resolve_secrets(v, f"{path}.{k}", resolve, problem) for k, v in value.items()}
     if isinstance(value, list):
@@ -368,8 +376,7 @@ def _resolve_secrets(value: Any, path: str, resolve: SecretResolver | None,
         return value
     match = SECRET_REFERENCE.match(value)
     if match is None:
-        problem(path, "looks like a Juju secret reference but is not one "
-                      "(expected secret:<id> or secret:<id>/<key>)")
+        problem(path, "looks like a Juju secret reference but is not one (expected secret:<id> or secret:<id>/<key>)")
         return value
     if resolve is None:
         problem(path, "refers to a Juju secret, which cannot be read here")
@@ -387,8 +394,9 @@ def _looks_like_content(value: str) -> bool:
     return "\n" in text or text.startswith(("-----BEGIN ", "{"))
 
 
-def _take_file_contents(ctype: str, raw: dict[str, Any], resolved: dict[str, Any],
-                        problem: Callable[[str | None, str], None]) -> dict[str, Any]:
+def _take_file_contents(
+    ctype: str, raw: dict[str, Any], resolved: dict[str, Any], problem: Callable[[str | None, str], None]
+) -> dict[str, Any]:
     """Mark file-field contents for `place_files`; check and encode []byte fields."""
     result = dict(resolved)
     for name in FILE_FIELDS.get(ctype, ()):
@@ -398,7 +406,9 @@ def _take_file_contents(ctype: str, raw: dict[str, Any], resolved: dict[str, Any
             continue
         values = result[key] if listed else [result[key]]
         if listed and not isinstance(values, list):
-            problem(f"config.{key}", f"must be a list of files (PEM text, a path, or a Juju secret), not {_kind(values)}")
+            problem(
+                f"config.{key}", f"must be a list of files (PEM text, a path, or a Juju secret), not {_kind(values)}"
+            )
             continue
         raws = raw.get(key) if listed else [raw.get(key)]
         taken = []
@@ -442,14 +452,15 @@ def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
     return True, current
 
 
-def _check_fields(ctype: str, config: dict[str, Any], issuer: str,
-                  problem: Callable[[str | None, str], None]) -> None:
+def _check_fields(ctype: str, config: dict[str, Any], issuer: str, problem: Callable[[str | None, str], None]) -> None:
     for key in config:
         lowered = str(key).lower()
         twins = [k for k in config if str(k).lower() == lowered]
         if len(twins) > 1 and key == twins[0]:
-            problem(f"config.{key}", f"is given more than once ({', '.join(map(str, twins))}); "
-                                     "Dex matches keys without regard to case")
+            problem(
+                f"config.{key}",
+                f"is given more than once ({', '.join(map(str, twins))}); Dex matches keys without regard to case",
+            )
     for field in REQUIRED_FIELDS[ctype]:
         present, value = _lookup(config, field)
         if not present or value is None or value == "":
@@ -469,8 +480,9 @@ def _check_fields(ctype: str, config: dict[str, Any], issuer: str,
         has_ca = _lookup(config, "ca")[0]
         has_ca_data = _lookup(config, "caData")[0]
         if not skip and has_ca == has_ca_data:
-            problem("config.ca", "or config.caData is required, not both "
-                                 "(unless insecureSkipSignatureValidation is true)")
+            problem(
+                "config.ca", "or config.caData is required, not both (unless insecureSkipSignatureValidation is true)"
+            )
     elif ctype == "github":
         if _lookup(config, "org")[0] and _lookup(config, "orgs")[0]:
             problem("config.org", "and config.orgs cannot both be set; use orgs")
@@ -482,8 +494,10 @@ def _check_fields(ctype: str, config: dict[str, Any], issuer: str,
     elif ctype == "oidc":
         present, secret = _lookup(config, "clientSecret")
         if (not present or not secret) and not _lookup(config, "pkceChallenge")[1]:
-            problem("config.clientSecret", "is required for type oidc unless pkceChallenge is set "
-                                           "(a public client at the upstream provider)")
+            problem(
+                "config.clientSecret",
+                "is required for type oidc unless pkceChallenge is set (a public client at the upstream provider)",
+            )
     elif ctype == "google":
         if _lookup(config, "serviceAccountFilePath")[0] and not _lookup(config, "domainToAdminEmail")[0]:
             problem("config.serviceAccountFilePath", "needs config.domainToAdminEmail")
@@ -493,8 +507,9 @@ def _check_fields(ctype: str, config: dict[str, Any], issuer: str,
             problem("config.groupNameFormat", 'must be "name" or "id"')
 
 
-def _check_spelling(config: dict[str, Any], known: dict[str, Any], path: str, ctype: str,
-                    problem: Callable[[str | None, str], None]) -> None:
+def _check_spelling(
+    config: dict[str, Any], known: dict[str, Any], path: str, ctype: str, problem: Callable[[str | None, str], None]
+) -> None:
     by_lower = {k.lower(): k for k in known}
     for key, value in config.items():
         name = str(key)
@@ -505,11 +520,12 @@ def _check_spelling(config: dict[str, Any], known: dict[str, Any], path: str, ct
             continue
         close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.8)
         if close:
-            problem(f"{path}.{name}", f'is not a {ctype} field (did you mean "{by_lower[close[0]]}"?); '
-                                      "Dex would silently ignore it")
+            problem(
+                f"{path}.{name}",
+                f'is not a {ctype} field (did you mean "{by_lower[close[0]]}"?); Dex would silently ignore it',
+            )
         else:
-            logger.info("connector field %s.%s is not one the charm knows for %s; passing it on",
-                        path, name, ctype)
+            logger.info("connector field %s.%s is not one the charm knows for %s; passing it on", path, name, ctype)
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str:

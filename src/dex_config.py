@@ -115,9 +115,7 @@ def cli_client(client_id: str) -> StaticClient:
 def render_dex_config(settings: DexSettings) -> dict[str, Any]:
     """Dex's config as a dict; raises DexConfigError on what Dex would reject at start-up."""
     if not settings.enable_password_db and not settings.connectors:
-        raise DexConfigError(
-            "nobody can log in: set connectors or enable-password-db=true"
-        )
+        raise DexConfigError("nobody can log in: set connectors or enable-password-db=true")
     ids = [c.id for c in settings.clients]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -136,8 +134,11 @@ def render_dex_config(settings: DexSettings) -> dict[str, Any]:
         "web": {"http": f"0.0.0.0:{DEX_WEB_PORT}"},
         "telemetry": {"http": f"0.0.0.0:{DEX_TELEMETRY_PORT}"},
         "logger": {"level": _DEX_LOG_LEVELS.get(settings.log_level, "info"), "format": "json"},
-        "expiry": {"idTokens": settings.id_token_expiry, "deviceRequests": "5m",
-                   "refreshTokens": {"reuseInterval": "3s"}},
+        "expiry": {
+            "idTokens": settings.id_token_expiry,
+            "deviceRequests": "5m",
+            "refreshTokens": {"reuseInterval": "3s"},
+        },
         "oauth2": oauth2,
         "enablePasswordDB": settings.enable_password_db,
         "staticClients": [c.to_dex() for c in settings.clients],

@@ -20,10 +20,10 @@ from dex_config import (
     gatekeeper_client,
     render_dex_config_yaml,
 )
-from gatekeeper.config import ConfigError, load_settings as load_gatekeeper_settings
+from gatekeeper.config import ConfigError
+from gatekeeper.config import load_settings as load_gatekeeper_settings
 from settings import CLI_CLIENT_ID, GATEKEEPER_CLIENT_ID, Settings, SettingsError, parse_settings
 from workloads import DEX_FILES_DIR, GatekeeperSettings, dex_layer, gatekeeper_layer
-
 
 # The charm option behind each gatekeeper variable a user can get wrong.
 _OPTION_OF_VARIABLE = {
@@ -85,10 +85,16 @@ class Rendered:
         return dict(self.gatekeeper_layer["services"]["gatekeeper"]["environment"])
 
 
-def ambassador_settings(api_version: str, userid_header: str, groups_header: str,
-                        app_name: str, namespace: str) -> AmbassadorSettings:
-    return AmbassadorSettings(app_name=app_name, namespace=namespace, api_version=api_version,
-                              userid_header=userid_header, groups_header=groups_header)
+def ambassador_settings(
+    api_version: str, userid_header: str, groups_header: str, app_name: str, namespace: str
+) -> AmbassadorSettings:
+    return AmbassadorSettings(
+        app_name=app_name,
+        namespace=namespace,
+        api_version=api_version,
+        userid_header=userid_header,
+        groups_header=groups_header,
+    )
 
 
 def render_all(
@@ -144,8 +150,9 @@ def render_all(
     )
     layer = gatekeeper_layer(gatekeeper)
     check_gatekeeper_environment(layer["services"]["gatekeeper"]["environment"])
-    routes = ambassador_settings(settings.ambassador_api_version, settings.userid_header,
-                                 settings.groups_header, app_name, namespace)
+    routes = ambassador_settings(
+        settings.ambassador_api_version, settings.userid_header, settings.groups_header, app_name, namespace
+    )
     return Rendered(
         settings=settings,
         dex_config=dex_text,
@@ -174,5 +181,6 @@ def render_from_config(
     """
     settings = parse_settings(config)
     found = connectors_module.load(settings.connectors_text, settings.issuer_url, resolve)
-    return render_all(settings, found, app_name=app_name, namespace=namespace,
-                      secrets=secrets, oidc_clients=oidc_clients)
+    return render_all(
+        settings, found, app_name=app_name, namespace=namespace, secrets=secrets, oidc_clients=oidc_clients
+    )

@@ -94,15 +94,14 @@ def parse_public_url(value: str) -> str:
     """Return the origin users type in the browser, without a trailing slash."""
     value = value.strip()
     if not value:
-        raise MissingPublicUrl(
-            "public-url", "is not set: run juju config <app> public-url=https://<host>"
-        )
+        raise MissingPublicUrl("public-url", "is not set: run juju config <app> public-url=https://<host>")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError("public-url", f"must start with https:// or http:// and name a host, not {value!r}")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise SettingsError("public-url", "must be an origin like https://kubeflow.example.com, "
-                                          "without a path, query or fragment")
+        raise SettingsError(
+            "public-url", "must be an origin like https://kubeflow.example.com, without a path, query or fragment"
+        )
     if parts.username or parts.password:
         raise SettingsError("public-url", "must not contain a user name or password")
     try:
@@ -140,7 +139,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     if not _LIFETIME.match(lifetime):
         raise SettingsError(
             "session-lifetime",
-            f"must be seconds or a number with s, m, h or d (e.g. 86400, 30m, 12h, 7d), not {lifetime!r}")
+            f"must be seconds or a number with s, m, h or d (e.g. 86400, 30m, 12h, 7d), not {lifetime!r}",
+        )
 
     id_token_expiry = str(config["id-token-expiry"]).strip()
     if not _GO_DURATION.match(id_token_expiry):
@@ -149,8 +149,9 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     skip = _csv(str(config["skip-auth-paths"]))
     for path in skip:
         if not path.startswith("/") or "?" in path or "#" in path:
-            raise SettingsError("skip-auth-paths",
-                                f"each entry must be a path starting with / (no query), not {path!r}")
+            raise SettingsError(
+                "skip-auth-paths", f"each entry must be a path starting with / (no query), not {path!r}"
+            )
 
     audiences = _csv(str(config["extra-bearer-audiences"]))
     if CLI_CLIENT_ID not in audiences:
@@ -162,8 +163,9 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
 
     api_version = str(config["ambassador-api-version"]).strip()
     if api_version not in AMBASSADOR_API_VERSIONS:
-        raise SettingsError("ambassador-api-version",
-                            f"must be one of {', '.join(AMBASSADOR_API_VERSIONS)}, not {api_version!r}")
+        raise SettingsError(
+            "ambassador-api-version", f"must be one of {', '.join(AMBASSADOR_API_VERSIONS)}, not {api_version!r}"
+        )
 
     log_level = str(config["log-level"]).strip().lower()
     if log_level not in LOG_LEVELS:
@@ -174,8 +176,12 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         raise SettingsError("gatekeeper-workers", "must be a whole number from 1 to 32")
 
     username = str(config["static-username"]).strip()
-    if username and (any(c.isspace() for c in username) or username.count("@") != 1
-                     or username.startswith("@") or username.endswith("@")):
+    if username and (
+        any(c.isspace() for c in username)
+        or username.count("@") != 1
+        or username.startswith("@")
+        or username.endswith("@")
+    ):
         raise SettingsError("static-username", f"must be an email address such as user@example.com, not {username!r}")
 
     userid_header = header_option(config, "userid-header")

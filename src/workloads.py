@@ -8,8 +8,8 @@ so the Dex layer carries a hash of the config file it reads.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 # Both containers run as the rock's _daemon_ (metadata.yaml: Juju refuses uids 1000-9999, so

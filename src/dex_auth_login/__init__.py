@@ -1,8 +1,8 @@
 """dex-auth-login: tokens for scripts, CI jobs and the KFP SDK from a dex-auth deployment.
 
-    from dex_auth_login import login
-    token = login("https://kubeflow.example.com", username="user@example.com", password=secret)
-    kfp.Client(host="https://kubeflow.example.com/pipeline", existing_token=token)
+from dex_auth_login import login
+token = login("https://kubeflow.example.com", username="user@example.com", password=secret)
+kfp.Client(host="https://kubeflow.example.com/pipeline", existing_token=token)
 """
 
 from .cache import TokenCache, default_cache_path
@@ -26,8 +26,8 @@ from .tokens import TokenSet
 __all__ = [
     "CacheError",
     "ClientRejectedError",
-    "DevicePrompt",
     "DeviceLoginError",
+    "DevicePrompt",
     "GrantDisabledError",
     "InvalidCredentialsError",
     "KfpCredentials",

@@ -83,8 +83,10 @@ def fill_login_form(form: Form, username: str, password: str) -> dict[str, str]:
     """The form's own fields (hidden state and the like) plus the credentials."""
     password_name = form.password_field
     names = [name for kind, name, _ in form.fields if name]
-    login_name = "login" if "login" in names else next(
-        (name for kind, name, _ in form.fields if name and kind in ("text", "email")), None
+    login_name = (
+        "login"
+        if "login" in names
+        else next((name for kind, name, _ in form.fields if name and kind in ("text", "email")), None)
     )
     if password_name is None or login_name is None:
         raise ProviderError("the login page's form has no login and password fields")
@@ -174,7 +176,9 @@ def browser_login(
         method = "POST" if login_form.method == "post" else "GET"
         url = urljoin(url, login_form.action) if login_form.action else url
         if method == "GET" and login_form.password_field:
-            raise ProviderError(f"the login form at {_path_only(url)} is not sent with POST; refusing to put a password in a URL")
+            raise ProviderError(
+                f"the login form at {_path_only(url)} is not sent with POST; refusing to put a password in a URL"
+            )
         if method == "GET":
             url, data = f"{url.split('?')[0]}?{urlencode(data or {})}", None
     raise ProviderError(f"the login did not finish within {MAX_STEPS} steps (last at {_path_only(url)})")

@@ -34,36 +34,59 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("url", nargs="?", default=os.environ.get(ENV_URL),
-                        help=f"the deployment's public URL, e.g. https://kubeflow.example.com (default ${ENV_URL})")
-    parser.add_argument("-u", "--username", default=os.environ.get(ENV_USERNAME),
-                        help=f"the user to log in as (default ${ENV_USERNAME}; prompted when needed)")
+    parser.add_argument(
+        "url",
+        nargs="?",
+        default=os.environ.get(ENV_URL),
+        help=f"the deployment's public URL, e.g. https://kubeflow.example.com (default ${ENV_URL})",
+    )
+    parser.add_argument(
+        "-u",
+        "--username",
+        default=os.environ.get(ENV_USERNAME),
+        help=f"the user to log in as (default ${ENV_USERNAME}; prompted when needed)",
+    )
     parser.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--device", action="store_true",
-                      help="log in in a browser with the device flow instead of a password")
-    mode.add_argument("--cookie", action="store_true",
-                      help=f"get the gatekeeper's session cookie ({SESSION_COOKIE}) with the browser login "
-                           "form instead of a token (fallback for clients that need a cookie)")
+    mode.add_argument(
+        "--device", action="store_true", help="log in in a browser with the device flow instead of a password"
+    )
+    mode.add_argument(
+        "--cookie",
+        action="store_true",
+        help=f"get the gatekeeper's session cookie ({SESSION_COOKIE}) with the browser login "
+        "form instead of a token (fallback for clients that need a cookie)",
+    )
     mode.add_argument("--forget", action="store_true", help="remove this deployment's cached tokens and exit")
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--export", action="store_true",
-                        help="print `export KF_TOKEN=...` (`export KF_COOKIE=...` with --cookie)")
-    output.add_argument("--header", action="store_true",
-                        help="print `Authorization: Bearer ...` (`Cookie: ...` with --cookie)")
+    output.add_argument(
+        "--export", action="store_true", help="print `export KF_TOKEN=...` (`export KF_COOKIE=...` with --cookie)"
+    )
+    output.add_argument(
+        "--header", action="store_true", help="print `Authorization: Bearer ...` (`Cookie: ...` with --cookie)"
+    )
     parser.add_argument("--issuer", help="Dex's issuer URL when it is not <url>/dex")
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="the public client at Dex (default %(default)s)")
-    parser.add_argument("--scopes", default=" ".join(DEFAULT_SCOPES),
-                        help="space-separated scopes (default: %(default)s)")
-    parser.add_argument("--connector", default="local",
-                        help="with --cookie: the Dex password connector to use when Dex offers a choice (default local)")
+    parser.add_argument(
+        "--scopes", default=" ".join(DEFAULT_SCOPES), help="space-separated scopes (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--connector",
+        default="local",
+        help="with --cookie: the Dex password connector to use when Dex offers a choice (default local)",
+    )
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="with --cookie: the gatekeeper's path prefix")
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--cache-file", help=f"token cache file (default {default_cache_path()})")
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the token cache")
     parser.add_argument("--force", action="store_true", help="log in again even when a cached token is valid")
-    parser.add_argument("--min-validity", type=float, default=60.0, metavar="SECONDS",
-                        help="renew a cached token that expires within this time (default 60)")
+    parser.add_argument(
+        "--min-validity",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="renew a cached token that expires within this time (default 60)",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout")
     parser.add_argument("--ca-bundle", help="CA certificates to verify the deployment's TLS certificate")
     return parser
@@ -81,6 +104,7 @@ def format_output(value: str, *, cookie: bool, export: bool, header: bool) -> st
 
 def password_source(args: argparse.Namespace, stdin: TextIO) -> Callable[[], str]:
     """Where the password comes from, asked only when a new login needs it."""
+
     def read() -> str:
         if args.password_stdin:
             line = stdin.readline()
@@ -92,6 +116,7 @@ def password_source(args: argparse.Namespace, stdin: TextIO) -> Callable[[], str
         if not stdin.isatty():
             raise UsageError(f"no password: use --password-stdin or set {ENV_PASSWORD}")
         return getpass.getpass(f"Password for {args.username}: ")
+
     return read
 
 
@@ -104,6 +129,7 @@ def username_source(args: argparse.Namespace, stdin: TextIO) -> str | Callable[[
             raise UsageError(f"no username: pass --username or set {ENV_USERNAME}")
         args.username = input("Username: ").strip()
         return args.username
+
     return ask
 
 
@@ -128,20 +154,44 @@ def run(args: argparse.Namespace, stdin: TextIO) -> str:
     if args.cookie:
         if not args.url:
             raise UsageError("--cookie needs the deployment URL, not only --issuer")
-        value = session_cookie(args.url, username=username, password=password,
-                               cache_path=args.cache_file, use_cache=cache is not None, force=args.force,
-                               min_validity=args.min_validity, prefix=args.prefix, connector_id=args.connector,
-                               timeout=args.timeout, verify=verify)
+        value = session_cookie(
+            args.url,
+            username=username,
+            password=password,
+            cache_path=args.cache_file,
+            use_cache=cache is not None,
+            force=args.force,
+            min_validity=args.min_validity,
+            prefix=args.prefix,
+            connector_id=args.connector,
+            timeout=args.timeout,
+            verify=verify,
+        )
     else:
-        value = obtain_tokens(args.url, issuer=args.issuer, username=None if args.device else username,
-                              password=None if args.device else password, device=args.device,
-                              client_id=args.client_id, scopes=scopes, cache=cache, force=args.force,
-                              min_validity=args.min_validity, timeout=args.timeout, verify=verify).id_token
+        value = obtain_tokens(
+            args.url,
+            issuer=args.issuer,
+            username=None if args.device else username,
+            password=None if args.device else password,
+            device=args.device,
+            client_id=args.client_id,
+            scopes=scopes,
+            cache=cache,
+            force=args.force,
+            min_validity=args.min_validity,
+            timeout=args.timeout,
+            verify=verify,
+        ).id_token
     return format_output(value, cookie=args.cookie, export=args.export, header=args.header)
 
 
-def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
     args = build_parser().parse_args(argv)
     try:

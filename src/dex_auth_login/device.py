@@ -42,8 +42,14 @@ def run_device_flow(
 ) -> TokenSet:
     """Poll until the user approves, denies, or the code expires; slow down when Dex asks to."""
     authorization = provider.start_device_authorization()
-    on_prompt(DevicePrompt(authorization.verification_uri, authorization.user_code,
-                           authorization.verification_uri_complete, authorization.expires_in))
+    on_prompt(
+        DevicePrompt(
+            authorization.verification_uri,
+            authorization.user_code,
+            authorization.verification_uri_complete,
+            authorization.expires_in,
+        )
+    )
     deadline = clock() + authorization.expires_in
     interval = max(authorization.interval, 1.0)
     while True:

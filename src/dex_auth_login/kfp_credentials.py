@@ -42,8 +42,9 @@ class KfpCredentials:
         """The current ID token, renewed when it would expire within `min_validity` seconds."""
         with self._lock:
             if self._tokens is None or not self._tokens.is_fresh(self._min_validity):
-                self._tokens = obtain_tokens(self._url, cache=self._cache, min_validity=self._min_validity,
-                                             **self._login)
+                self._tokens = obtain_tokens(
+                    self._url, cache=self._cache, min_validity=self._min_validity, **self._login
+                )
             return self._tokens.id_token
 
     def refresh_api_key_hook(self, config: Any) -> None:

@@ -33,8 +33,9 @@ def issuer_for(url: str) -> str:
     return base if urlsplit(base).path.endswith("/dex") else f"{base}/dex"
 
 
-def _credentials(wanted_user: str | None, username: Secret | None, password: Secret | None,
-                 alternative: str = "") -> tuple[str, str]:
+def _credentials(
+    wanted_user: str | None, username: Secret | None, password: Secret | None, alternative: str = ""
+) -> tuple[str, str]:
     """The username and password, asking (through the callables) only now that a login is needed."""
     user = wanted_user or _resolve(username)
     if not user:
@@ -75,8 +76,14 @@ def obtain_tokens(
     if issuer is None and url is None:
         raise UsageError("no deployment URL: pass it (e.g. https://kubeflow.example.com) or set DEX_AUTH_URL")
     issuer = check_url(issuer, "the issuer") if issuer else issuer_for(url)  # type: ignore[arg-type]
-    provider = Provider(issuer, client_id=client_id, client_secret=client_secret, scopes=scopes,
-                        session=new_session(verify), timeout=timeout)
+    provider = Provider(
+        issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=scopes,
+        session=new_session(verify),
+        timeout=timeout,
+    )
     key = cache_key(issuer, client_id)
     wanted_user = username if isinstance(username, str) and not device else None
 
@@ -124,8 +131,7 @@ def login(
     renewed with their refresh token, so calling this before every request is cheap.
     """
     cache = TokenCache(cache_path) if use_cache else None
-    return obtain_tokens(url, username=username, password=password, device=device, cache=cache,
-                         **options).id_token  # type: ignore[arg-type]
+    return obtain_tokens(url, username=username, password=password, device=device, cache=cache, **options).id_token  # type: ignore[arg-type]
 
 
 def session_cookie(
@@ -153,14 +159,18 @@ def session_cookie(
     key = f"{base} {SESSION_COOKIE}"
     if cache is not None and not force:
         cached = cache.get(key)
-        if (isinstance(cached, dict) and isinstance(cached.get("cookie"), str)
-                and wanted_user in (None, cached.get("username"))
-                and isinstance(cached.get("expires_at"), (int, float))
-                and cached["expires_at"] - time.time() >= min_validity):
+        if (
+            isinstance(cached, dict)
+            and isinstance(cached.get("cookie"), str)
+            and wanted_user in (None, cached.get("username"))
+            and isinstance(cached.get("expires_at"), (int, float))
+            and cached["expires_at"] - time.time() >= min_validity
+        ):
             return f"{SESSION_COOKIE}={cached['cookie']}"
     user, secret = _credentials(wanted_user, username, password)
-    jar = browser_login(base, user, secret, session=new_session(verify), prefix=prefix,
-                        connector_id=connector_id, timeout=timeout)
+    jar = browser_login(
+        base, user, secret, session=new_session(verify), prefix=prefix, connector_id=connector_id, timeout=timeout
+    )
     value = jar.get(SESSION_COOKIE)
     if cache is not None:
         expires_at = _cookie_expiry(jar, value)

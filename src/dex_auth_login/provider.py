@@ -180,18 +180,21 @@ class Provider:
             fields["client_secret"] = self.client_secret
         return fields
 
-    def _post_form(self, grant: Grant, endpoint: str, form: dict[str, str],
-                   username: str | None = None) -> dict[str, Any]:
+    def _post_form(
+        self, grant: Grant, endpoint: str, form: dict[str, str], username: str | None = None
+    ) -> dict[str, Any]:
         """POST a form with the client's fields; Dex's JSON answer, or its error as a LoginError."""
-        response = self._send("POST", endpoint, data={**form, **self._client_fields()},
-                              headers={"Accept": "application/json"})
+        response = self._send(
+            "POST", endpoint, data={**form, **self._client_fields()}, headers={"Accept": "application/json"}
+        )
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code != 200 or not isinstance(body, dict):
-            raise token_error(grant, response.status_code, body, client_id=self.client_id,
-                              token_endpoint=endpoint, username=username)
+            raise token_error(
+                grant, response.status_code, body, client_id=self.client_id, token_endpoint=endpoint, username=username
+            )
         return body
 
     def _token_request(self, grant: Grant, form: dict[str, str], username: str | None = None) -> dict[str, Any]:
@@ -216,7 +219,9 @@ class Provider:
         """Renew an expired ID token; raises RefreshRejectedError when a new login is needed."""
         if not tokens.refresh_token:
             raise RefreshRejectedError("no refresh token cached")
-        body = self._token_request("refresh_token", {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token})
+        body = self._token_request(
+            "refresh_token", {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+        )
         return self._tokens(body, username=tokens.username, previous_refresh_token=tokens.refresh_token)
 
     def start_device_authorization(self) -> DeviceAuthorization:
@@ -231,7 +236,8 @@ class Provider:
                 user_code=str(body["user_code"]),
                 verification_uri=str(body["verification_uri"]),
                 verification_uri_complete=str(body["verification_uri_complete"])
-                if body.get("verification_uri_complete") else None,
+                if body.get("verification_uri_complete")
+                else None,
                 expires_in=float(body.get("expires_in") or 300),
                 interval=float(body.get("interval") or 5),
             )
@@ -241,9 +247,12 @@ class Provider:
     def poll_device_token(self, device_code: str) -> TokenSet | Literal["authorization_pending", "slow_down"]:
         """One poll of the token endpoint for a device code (RFC 8628 section 3.4)."""
         endpoint = self.discovery().token_endpoint
-        response = self._send("POST", endpoint, data={"grant_type": DEVICE_CODE_GRANT, "device_code": device_code,
-                                                      **self._client_fields()},
-                              headers={"Accept": "application/json"})
+        response = self._send(
+            "POST",
+            endpoint,
+            data={"grant_type": DEVICE_CODE_GRANT, "device_code": device_code, **self._client_fields()},
+            headers={"Accept": "application/json"},
+        )
         try:
             body = response.json()
         except ValueError:
@@ -252,5 +261,4 @@ class Provider:
             return self._tokens(body)
         if isinstance(body, dict) and body.get("error") in ("authorization_pending", "slow_down"):
             return body["error"]
-        raise token_error("device_code", response.status_code, body, client_id=self.client_id,
-                          token_endpoint=endpoint)
+        raise token_error("device_code", response.status_code, body, client_id=self.client_id, token_endpoint=endpoint)

@@ -41,7 +41,7 @@ def session_cookie_value(header: str) -> str | None:
     and the thorough path (parse_cookies) handles them.
     """
     index = header.find(_SESSION_NEEDLE)
-    if index < 0 or index and header[index - 1] not in "; \t":
+    if index < 0 or (index and header[index - 1] not in "; \t"):
         return None
     end = header.find(";", index + _NEEDLE_LEN)
     return (header[index + _NEEDLE_LEN :] if end < 0 else header[index + _NEEDLE_LEN : end]).strip()

@@ -92,13 +92,15 @@ class LoginFlow:
         """The part of the authorization URL that is the same for every login, built once."""
         cached = self._url_prefix
         if cached is None or cached[0] != endpoint:
-            static = urlencode({
-                "response_type": "code",
-                "client_id": self.settings.client_id,
-                "redirect_uri": self.settings.callback_url,
-                "scope": self.settings.scopes,
-                "code_challenge_method": "S256",
-            })
+            static = urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": self.settings.client_id,
+                    "redirect_uri": self.settings.callback_url,
+                    "scope": self.settings.scopes,
+                    "code_challenge_method": "S256",
+                }
+            )
             cached = self._url_prefix = (endpoint, endpoint + ("&" if "?" in endpoint else "?") + static)
         return cached[1]
 
@@ -129,8 +131,10 @@ class LoginFlow:
             {"st": state, "nonce": nonce, "pkce": verifier, "rd": return_path, "iat": now, "exp": now + STATE_LIFETIME}
         )
         # state, nonce and the challenge are URL-safe base64 already: no quoting needed.
-        url = (f"{self._authorization_url_prefix(metadata.authorization_endpoint)}"
-               f"&state={state}&nonce={nonce}&code_challenge={pkce_challenge(verifier)}")
+        url = (
+            f"{self._authorization_url_prefix(metadata.authorization_endpoint)}"
+            f"&state={state}&nonce={nonce}&code_challenge={pkce_challenge(verifier)}"
+        )
         response = redirect(url)
         secure = self.settings.secure_cookies
         for name in self.surplus_state_cookies(cookie_header):

@@ -61,7 +61,7 @@ async def no_body() -> dict[str, Any]:
 class Responder:
     """An ASGI `send` that writes the answer through the RSGI protocol object."""
 
-    __slots__ = ("proto", "status", "headers")
+    __slots__ = ("headers", "proto", "status")
 
     def __init__(self, proto: Any) -> None:
         self.proto = proto

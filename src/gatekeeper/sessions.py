@@ -167,8 +167,9 @@ class Revocations:
                     file.seek(0, os.SEEK_END)
                     file.write(f"{int(expires_at)} {key}\n")
             except OSError as exc:
-                log.warning("revocation kept in memory only: %s", exc.strerror,
-                            extra={"event": "revocations_file_error"})
+                log.warning(
+                    "revocation kept in memory only: %s", exc.strerror, extra={"event": "revocations_file_error"}
+                )
 
     def _remember(self, key: str, expires_at: float, now: float) -> None:
         if key in self._expiry:
@@ -203,8 +204,7 @@ class Revocations:
                 file.truncate()
                 file.write("".join(f"{line}\n" for line in live))
         except OSError as exc:
-            log.warning("cannot read the revocations file: %s", exc.strerror,
-                        extra={"event": "revocations_file_error"})
+            log.warning("cannot read the revocations file: %s", exc.strerror, extra={"event": "revocations_file_error"})
 
 
 @contextmanager

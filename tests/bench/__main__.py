@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -76,11 +76,13 @@ def _version(argv: list[str]) -> str:
 def granian_event_loop() -> str:
     """What granian's default `loop=auto` picks here: rloop, then uvloop, else asyncio (the image's)."""
     from importlib.util import find_spec
+
     return next((name for name in ("rloop", "uvloop") if find_spec(name)), "asyncio")
 
 
 def machine_facts() -> dict[str, object]:
     import granian
+
     return {
         "granian_event_loop": granian_event_loop(),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
@@ -156,8 +158,9 @@ class Bench:
         if not value:
             raise BenchError("the login set no session cookie")
         self.cookie = f"{SESSION_COOKIE}={value}"
-        self.bearer = token_login(self.stack.public_url, username=self.stack.username, password=self.stack.password,
-                                  use_cache=False)
+        self.bearer = token_login(
+            self.stack.public_url, username=self.stack.username, password=self.stack.password, use_cache=False
+        )
 
     @property
     def gatekeeper_pid(self) -> int:
@@ -167,9 +170,17 @@ class Bench:
         return process_tree.tree_rss_kib(self.gatekeeper_pid)
 
     # -- runs ------------------------------------------------------------------------------
-    def measure(self, name: str, url: str, headers: dict[str, str], servers: list[int], *,
-                expected_outcome: str | None = None, check: wrk.ResponseCheck | None = None,
-                tolerated_socket_errors: float = 0.0) -> None:
+    def measure(
+        self,
+        name: str,
+        url: str,
+        headers: dict[str, str],
+        servers: list[int],
+        *,
+        expected_outcome: str | None = None,
+        check: wrk.ResponseCheck | None = None,
+        tolerated_socket_errors: float = 0.0,
+    ) -> None:
         """Warm-up, then `--repeat` runs; the median run is kept, with the CPU time the `servers`
         (process trees) spent per request in it.
 
@@ -179,30 +190,49 @@ class Bench:
         repeat = self.args.repeat
         say(f"  {name}: {self.load.warmup}s warm-up + {repeat} x {self.load.seconds}s ...")
         # Warm-up: servers start threads, pools and caches; its errors do not count, the runs' do.
-        wrk.run(url, headers, seconds=self.load.warmup, connections=self.load.connections,
-                threads=self.load.threads, check=check, expect_errors=True)
+        wrk.run(
+            url,
+            headers,
+            seconds=self.load.warmup,
+            connections=self.load.connections,
+            threads=self.load.threads,
+            check=check,
+            expect_errors=True,
+        )
         runs, cpu = [], []
         for _ in range(repeat):
             before = counters.read(self.stack.gatekeeper_url) if expected_outcome else {}
             cpu_before = sum(process_tree.tree_cpu_seconds(pid) for pid in servers)
-            result = wrk.run(url, headers, seconds=self.load.seconds, connections=self.load.connections,
-                             threads=self.load.threads, check=check, tolerated_socket_errors=tolerated_socket_errors)
+            result = wrk.run(
+                url,
+                headers,
+                seconds=self.load.seconds,
+                connections=self.load.connections,
+                threads=self.load.threads,
+                check=check,
+                tolerated_socket_errors=tolerated_socket_errors,
+            )
             cpu.append((sum(process_tree.tree_cpu_seconds(pid) for pid in servers) - cpu_before) / result.requests)
             if expected_outcome:
-                _, shortfall = counters.verify_outcomes(before, counters.read(self.stack.gatekeeper_url),
-                                                        expected_outcome, result.requests)
+                _, shortfall = counters.verify_outcomes(
+                    before, counters.read(self.stack.gatekeeper_url), expected_outcome, result.requests
+                )
                 if shortfall:
                     self.shortfalls.setdefault(name, []).append(shortfall)
-                    say(f"    warning: the gatekeeper counted {shortfall} fewer {expected_outcome!r} checks"
-                        f" than the {result.requests} requests wrk completed")
+                    say(
+                        f"    warning: the gatekeeper counted {shortfall} fewer {expected_outcome!r} checks"
+                        f" than the {result.requests} requests wrk completed"
+                    )
             runs.append(result)
         result = report.median_run(runs)
         self.results[name] = result
         self.cpu_us[name] = round(cpu[runs.index(result)] * 1e6, 1)
         self.runs[name] = [round(r.requests_per_second) for r in runs]
         spread = f" (runs: {', '.join(f'{r:,}' for r in self.runs[name])})" if repeat > 1 else ""
-        say(f"    {result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
-            f" {self.cpu_us[name]:.0f} us server CPU per request{spread}")
+        say(
+            f"    {result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
+            f" {self.cpu_us[name]:.0f} us server CPU per request{spread}"
+        )
 
     def floors(self) -> None:
         if self.wanted(report.CADDY):
@@ -218,8 +248,12 @@ class Bench:
         gk = self.stack.gatekeeper_url
         envoy = f"{gk}{self.stack.prefix}/check{PAGE}"
         forward = f"{gk}{self.stack.prefix}/forward-auth"
-        forwarded = {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": PAGE, "X-Forwarded-Proto": "http",
-                     "X-Forwarded-Host": self.stack.public_url.split("://", 1)[1]}
+        forwarded = {
+            "X-Forwarded-Method": "GET",
+            "X-Forwarded-Uri": PAGE,
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-Host": self.stack.public_url.split("://", 1)[1],
+        }
         userid = self.stack.userid_header
         plans = [
             ("check-envoy-cookie", envoy, {"Cookie": self.cookie}),
@@ -236,8 +270,14 @@ class Bench:
             answer = expect(envoy, BROWSER, 302, "unauthenticated browser")
             if "set-cookie" not in answer.headers:
                 raise BenchError("the 302 to the provider carries no state cookie")
-            self.measure("check-302", envoy, BROWSER, [self.gatekeeper_pid], expected_outcome="redirected",
-                         check=wrk.ResponseCheck(302, "set-cookie"))
+            self.measure(
+                "check-302",
+                envoy,
+                BROWSER,
+                [self.gatekeeper_pid],
+                expected_outcome="redirected",
+                check=wrk.ResponseCheck(302, "set-cookie"),
+            )
 
     def chains(self) -> None:
         plans = []  # (name, style, auth: None | "gatekeeper" | "free")
@@ -248,24 +288,35 @@ class Bench:
             return
         with running(lambda: baseline.start_caddy_respond(self.group, self.work / "upstream")) as (upstream, up_pid):
             for name, style, auth in plans:
-                config = chain.stack_chain_config(self.stack, style, auth is not None, upstream,
-                                                  self.args.gateway_idle_conns,
-                                                  auth_url=upstream if auth == "free" else None)
+                config = chain.stack_chain_config(
+                    self.stack,
+                    style,
+                    auth is not None,
+                    upstream,
+                    self.args.gateway_idle_conns,
+                    auth_url=upstream if auth == "free" else None,
+                )
                 with running(lambda c=config: chain.start_chain(self.group, self.work, c)) as (gateway, gw_pid):
                     headers = {"Cookie": self.cookie}
                     expect(gateway + PAGE, {**headers, **BROWSER}, 200, name)
                     if auth == "gatekeeper":
                         expect(gateway + PAGE, BROWSER, 302, f"{name} without a cookie")
                     servers = [gw_pid, up_pid] + ([self.gatekeeper_pid] if auth == "gatekeeper" else [])
-                    self.measure(name, gateway + PAGE, headers, servers,
-                                 expected_outcome="allowed" if auth == "gatekeeper" else None)
+                    self.measure(
+                        name,
+                        gateway + PAGE,
+                        headers,
+                        servers,
+                        expected_outcome="allowed" if auth == "gatekeeper" else None,
+                    )
 
     def mod_auth_openidc(self) -> None:
         if not self.wanted(report.APACHE):
             return
         client = self.apache_client
-        with running(lambda: (apache.start(self.group, self.work / "apache", client, self.stack.issuer),
-                              client.url)) as (_, apache_pid):
+        with running(
+            lambda: (apache.start(self.group, self.work / "apache", client, self.stack.issuer), client.url)
+        ) as (_, apache_pid):
             say("  logging in through mod_auth_openidc...")
             cookie = apache.login(client, self.stack.username or "", self.stack.password or "")
             url = client.url + apache.PAGE
@@ -281,11 +332,17 @@ class Bench:
         say(f"  soak: session check for {self.args.soak}s, gatekeeper RSS before and after...")
         before = self.gatekeeper_rss()
         checks = counters.read(self.stack.gatekeeper_url)
-        result = wrk.run(url, {"Cookie": self.cookie}, seconds=self.args.soak, connections=self.load.connections,
-                         threads=self.load.threads)
+        result = wrk.run(
+            url,
+            {"Cookie": self.cookie},
+            seconds=self.args.soak,
+            connections=self.load.connections,
+            threads=self.load.threads,
+        )
         self.soak = report.Soak(self.args.soak, before, self.gatekeeper_rss())
-        _, shortfall = counters.verify_outcomes(checks, counters.read(self.stack.gatekeeper_url), "allowed",
-                                                result.requests)
+        _, shortfall = counters.verify_outcomes(
+            checks, counters.read(self.stack.gatekeeper_url), "allowed", result.requests
+        )
         if shortfall:
             self.shortfalls.setdefault("soak", []).append(shortfall)
 
@@ -309,24 +366,44 @@ class Bench:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run (default 10)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="measured runs per figure; the run with the median req/s is reported (default 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measured runs per figure; the run with the median req/s is reported (default 1)",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="warm-up before each run, not measured (default 3)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="gatekeeper-workers charm option, also used for the do-nothing app (default 1)")
-    parser.add_argument("--soak", type=int, default=20, metavar="SECONDS",
-                        help="session-check soak for RSS growth; the target is for 60 (default 20, 0 skips)")
-    parser.add_argument("--gateway-idle-conns", type=int, default=chain.CADDY_IDLE_PER_HOST, metavar="N",
-                        help="idle upstream connections each chain proxy keeps per host"
-                             f" (default {chain.CADDY_IDLE_PER_HOST}, Caddy's own default)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gatekeeper-workers charm option, also used for the do-nothing app (default 1)",
+    )
+    parser.add_argument(
+        "--soak",
+        type=int,
+        default=20,
+        metavar="SECONDS",
+        help="session-check soak for RSS growth; the target is for 60 (default 20, 0 skips)",
+    )
+    parser.add_argument(
+        "--gateway-idle-conns",
+        type=int,
+        default=chain.CADDY_IDLE_PER_HOST,
+        metavar="N",
+        help="idle upstream connections each chain proxy keeps per host"
+        f" (default {chain.CADDY_IDLE_PER_HOST}, Caddy's own default)",
+    )
     parser.add_argument("--skip-apache", action="store_true", help="leave out Apache + mod_auth_openidc")
-    parser.add_argument("--only", nargs="+", choices=SCENARIOS, metavar="NAME",
-                        help=f"run only these: {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--only", nargs="+", choices=SCENARIOS, metavar="NAME", help=f"run only these: {', '.join(SCENARIOS)}"
+    )
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench-results")
     parser.add_argument("--keep-work", action="store_true", help="keep the work directory (logs, configs)")
     args = parser.parse_args(argv)
@@ -347,11 +424,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     load = os.getloadavg()[0]
     if load > 0.5:
-        say(f"bench: warning: load average is {load:.2f} before starting; other work on this machine"
-            " will lower every figure (ratios suffer less, but still)")
+        say(
+            f"bench: warning: load average is {load:.2f} before starting; other work on this machine"
+            " will lower every figure (ratios suffer less, but still)"
+        )
     if granian_event_loop() != "asyncio":
-        say(f"bench: warning: {granian_event_loop()} is installed in this environment and granian will use it;"
-            " the gatekeeper image runs asyncio")
+        say(
+            f"bench: warning: {granian_event_loop()} is installed in this environment and granian will use it;"
+            " the gatekeeper image runs asyncio"
+        )
     work = Path(tempfile.mkdtemp(prefix="dex-auth-bench-"))
     bench = Bench(args, work)
     started = time.time()
@@ -367,35 +448,51 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     found = report.targets(bench.results, bench.soak, bench.cpu_us)
-    settings = {"load_average_1m_at_start": round(load, 2), "seconds": args.seconds, "repeat": args.repeat,
-                "warmup": args.warmup, "connections": args.connections, "threads": args.threads, "gatekeeper_workers": args.workers,
-                "gateway_idle_conns_per_host": args.gateway_idle_conns, "soak_seconds": args.soak,
-                "duration_s": round(time.time() - started)}
+    settings = {
+        "load_average_1m_at_start": round(load, 2),
+        "seconds": args.seconds,
+        "repeat": args.repeat,
+        "warmup": args.warmup,
+        "connections": args.connections,
+        "threads": args.threads,
+        "gatekeeper_workers": args.workers,
+        "gateway_idle_conns_per_host": args.gateway_idle_conns,
+        "soak_seconds": args.soak,
+        "duration_s": round(time.time() - started),
+    }
     data = report.as_json(bench.results, found, bench.soak, bench.rss, settings, machine_facts(), bench.cpu_us)
     for name, rates in bench.runs.items():
         data["results"][name]["rps_of_each_run"] = rates
     data["counter_shortfalls"] = bench.shortfalls
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    out = args.results_dir / (datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
+    out = args.results_dir / (datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
     out.write_text(json.dumps(data, indent=2) + "\n")
 
     repeat = f", median of {args.repeat} runs" if args.repeat > 1 else ""
-    print(f"\nwrk -t{args.threads} -c{args.connections}, {args.seconds}s per run{repeat} after {args.warmup}s warm-up;"
-          f" gatekeeper workers: {args.workers} ({granian_event_loop()} event loop);"
-          f" {os.cpu_count()} CPUs shared by everything\n")
+    print(
+        f"\nwrk -t{args.threads} -c{args.connections}, {args.seconds}s per run{repeat} after {args.warmup}s warm-up;"
+        f" gatekeeper workers: {args.workers} ({granian_event_loop()} event loop);"
+        f" {os.cpu_count()} CPUs shared by everything\n"
+    )
     print(report.markdown_table(bench.results, bench.cpu_us))
     for name, result in bench.results.items():
         if result.socket_errors:
-            print(f"{name}: {result.socket_errors} of {result.requests:,} requests met a closed keep-alive"
-                  " connection (wrk read errors; it reconnected)")
+            print(
+                f"{name}: {result.socket_errors} of {result.requests:,} requests met a closed keep-alive"
+                " connection (wrk read errors; it reconnected)"
+            )
     for name, shortfalls in bench.shortfalls.items():
-        print(f"{name}: the gatekeeper's counters fell short of wrk's completed requests by {shortfalls}"
-              " in some runs (see counters.py)")
+        print(
+            f"{name}: the gatekeeper's counters fell short of wrk's completed requests by {shortfalls}"
+            " in some runs (see counters.py)"
+        )
     rss = ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in bench.rss.items())
     print(f"\ngatekeeper RSS (process + workers): {rss}")
     if bench.soak is not None:
-        print(f"soak of {bench.soak.seconds}s: {bench.soak.rss_before_kib / 1024:.1f} -> "
-              f"{bench.soak.rss_after_kib / 1024:.1f} MiB ({bench.soak.growth_mib:+.1f} MiB)")
+        print(
+            f"soak of {bench.soak.seconds}s: {bench.soak.rss_before_kib / 1024:.1f} -> "
+            f"{bench.soak.rss_after_kib / 1024:.1f} MiB ({bench.soak.growth_mib:+.1f} MiB)"
+        )
     costs = report.chain_costs_text(report.chain_costs(bench.results))
     if costs:
         print("\n" + costs)

@@ -62,8 +62,14 @@ def with_client(dex_config_text: str, client: ApacheClient) -> str:
     if not isinstance(config, dict) or "issuer" not in config:
         raise ApacheError("the Dex config is not a mapping with an issuer")
     clients = [c for c in config.get("staticClients") or [] if c.get("id") != client.client_id]
-    clients.append({"id": client.client_id, "name": "mod_auth_openidc (benchmark)", "secret": client.secret,
-                    "redirectURIs": [client.redirect_uri]})
+    clients.append(
+        {
+            "id": client.client_id,
+            "name": "mod_auth_openidc (benchmark)",
+            "secret": client.secret,
+            "redirectURIs": [client.redirect_uri],
+        }
+    )
     config["staticClients"] = clients
     return yaml.safe_dump(config, sort_keys=False)
 
@@ -76,48 +82,52 @@ def httpd_config(client: ApacheClient, issuer: str, work: Path, passphrase: str)
     spare-thread bounds keep the event MPM from reaping a child (and its connections) mid-run.
     """
     loads = [f"LoadModule {name} {MODULES / so}" for name, so in NEEDED_MODULES.items()]
-    return "\n".join([
-        *loads,
-        f"ServerRoot {work}",
-        "ServerName 127.0.0.1",
-        f"Listen 127.0.0.1:{client.port}",
-        f"DefaultRuntimeDir {work / 'run'}",
-        f"PidFile {work / 'run' / 'httpd.pid'}",
-        f"ErrorLog {work / 'apache-error.log'}",
-        "LogLevel warn",
-        "User www-data",
-        "Group www-data",
-        "KeepAlive On",
-        "MaxKeepAliveRequests 0",
-        "StartServers 4",
-        "ThreadsPerChild 25",
-        "MinSpareThreads 100",
-        "MaxSpareThreads 150",
-        "MaxRequestWorkers 150",
-        f"DocumentRoot {work / 'htdocs'}",
-        "TypesConfig /etc/mime.types",
-        f"OIDCProviderMetadataURL {issuer}/.well-known/openid-configuration",
-        f"OIDCClientID {client.client_id}",
-        f"OIDCClientSecret {client.secret}",
-        f"OIDCRedirectURI {client.redirect_uri}",
-        f"OIDCCryptoPassphrase {passphrase}",
-        "OIDCSessionType client-cookie",
-        'OIDCScope "openid email profile groups"',
-        "OIDCPKCEMethod S256",
-        "OIDCRemoteUserClaim email",
-        f"<Location {PROTECTED}>",
-        "    AuthType openid-connect",
-        "    Require valid-user",
-        "</Location>",
-        "",
-    ])
+    return "\n".join(
+        [
+            *loads,
+            f"ServerRoot {work}",
+            "ServerName 127.0.0.1",
+            f"Listen 127.0.0.1:{client.port}",
+            f"DefaultRuntimeDir {work / 'run'}",
+            f"PidFile {work / 'run' / 'httpd.pid'}",
+            f"ErrorLog {work / 'apache-error.log'}",
+            "LogLevel warn",
+            "User www-data",
+            "Group www-data",
+            "KeepAlive On",
+            "MaxKeepAliveRequests 0",
+            "StartServers 4",
+            "ThreadsPerChild 25",
+            "MinSpareThreads 100",
+            "MaxSpareThreads 150",
+            "MaxRequestWorkers 150",
+            f"DocumentRoot {work / 'htdocs'}",
+            "TypesConfig /etc/mime.types",
+            f"OIDCProviderMetadataURL {issuer}/.well-known/openid-configuration",
+            f"OIDCClientID {client.client_id}",
+            f"OIDCClientSecret {client.secret}",
+            f"OIDCRedirectURI {client.redirect_uri}",
+            f"OIDCCryptoPassphrase {passphrase}",
+            "OIDCSessionType client-cookie",
+            'OIDCScope "openid email profile groups"',
+            "OIDCPKCEMethod S256",
+            "OIDCRemoteUserClaim email",
+            f"<Location {PROTECTED}>",
+            "    AuthType openid-connect",
+            "    Require valid-user",
+            "</Location>",
+            "",
+        ]
+    )
 
 
 def check_installed() -> None:
     missing = [so for so in NEEDED_MODULES.values() if not (MODULES / so).exists()]
     if shutil.which("apache2") is None or missing:
-        raise ApacheError("apache2 or its modules are missing (" + ", ".join(missing or ["apache2"]) + "):"
-                          " run WITH_BENCH=1 scripts/setup (apache2 libapache2-mod-auth-openidc)")
+        raise ApacheError(
+            "apache2 or its modules are missing (" + ", ".join(missing or ["apache2"]) + "):"
+            " run WITH_BENCH=1 scripts/setup (apache2 libapache2-mod-auth-openidc)"
+        )
 
 
 def start(group: ProcessGroup, work: Path, client: ApacheClient, issuer: str) -> ManagedProcess:
@@ -133,8 +143,14 @@ def start(group: ProcessGroup, work: Path, client: ApacheClient, issuer: str) ->
     conf.write_text(httpd_config(client, issuer, work, secrets.token_urlsafe(24)))
     conf.chmod(0o600)
     env = {"PATH": os.environ.get("PATH", ""), "LANG": "C"}
-    return group.start("apache", ["apache2", "-f", str(conf), "-DFOREGROUND"], env=env, cwd=work,
-                       ready=http_ready(f"{client.url}/ok.txt"), ready_what="/ok.txt")
+    return group.start(
+        "apache",
+        ["apache2", "-f", str(conf), "-DFOREGROUND"],
+        env=env,
+        cwd=work,
+        ready=http_ready(f"{client.url}/ok.txt"),
+        ready_what="/ok.txt",
+    )
 
 
 def login(client: ApacheClient, username: str, password: str) -> str:
@@ -142,8 +158,9 @@ def login(client: ApacheClient, username: str, password: str) -> str:
     with requests.Session() as browser:
         result = form_login.login(browser, client.url + PAGE, username, password)
         if result.response.status_code != 200 or result.response.text != "protected\n":
-            raise ApacheError(f"login through mod_auth_openidc ended at {result.response.status_code}:\n"
-                              + result.describe())
+            raise ApacheError(
+                f"login through mod_auth_openidc ended at {result.response.status_code}:\n" + result.describe()
+            )
         cookies = [(c.name, c.value) for c in browser.cookies if c.name.startswith(SESSION_COOKIE_PREFIX)]
     if not cookies:
         raise ApacheError("mod_auth_openidc set no session cookie")

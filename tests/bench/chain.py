@@ -43,8 +43,9 @@ def without_auth(resources: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
     return kept
 
 
-def chain_config(style: str, with_auth: bool, resources: Sequence[Mapping[str, Any]],
-                 services: Mapping[str, str], check_uri: str) -> ChainConfig:
+def chain_config(
+    style: str, with_auth: bool, resources: Sequence[Mapping[str, Any]], services: Mapping[str, str], check_uri: str
+) -> ChainConfig:
     if style not in CHAIN_STYLES:
         raise ValueError(f"chain style must be one of {CHAIN_STYLES}, not {style!r}")
     used = list(resources) if with_auth else without_auth(resources)
@@ -53,8 +54,9 @@ def chain_config(style: str, with_auth: bool, resources: Sequence[Mapping[str, A
     if style == "ambassador":
         text = caddy.dumps(caddy.ambassador_config(used, services, ports))
         return ChainConfig(name, text, "json", ports.listen, ports.admin)
-    return ChainConfig(name, caddy.forward_auth_caddyfile(used, services, ports, check_uri), "caddyfile",
-                       ports.listen, ports.admin)
+    return ChainConfig(
+        name, caddy.forward_auth_caddyfile(used, services, ports, check_uri), "caddyfile", ports.listen, ports.admin
+    )
 
 
 def with_idle_pool(config: dict[str, Any], idle_per_host: int) -> dict[str, Any]:
@@ -63,6 +65,7 @@ def with_idle_pool(config: dict[str, Any], idle_per_host: int) -> dict[str, Any]
     With 50 client connections, Caddy's default of 32 makes each proxy close and reopen upstream
     connections all the time; Envoy (Ambassador) keeps its pool, so a faithful chain raises it.
     """
+
     def visit(node: Any) -> None:
         if isinstance(node, dict):
             if node.get("handler") == "reverse_proxy":
@@ -83,8 +86,13 @@ def adapted(config: ChainConfig) -> dict[str, Any]:
     """The config as Caddy JSON (a Caddyfile goes through `caddy adapt`)."""
     if config.adapter == "json":
         return json.loads(config.text)
-    done = subprocess.run(["caddy", "adapt", "--adapter", "caddyfile", "--config", "/dev/stdin"],
-                          input=config.text, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["caddy", "adapt", "--adapter", "caddyfile", "--config", "/dev/stdin"],
+        input=config.text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if done.returncode != 0:
         raise ValueError(f"caddy adapt refused the {config.name} Caddyfile: {done.stderr.strip()[:500]}")
     return json.loads(done.stdout)
@@ -99,8 +107,14 @@ def auth_service_key(resources: Sequence[Mapping[str, Any]]) -> str:
     raise ValueError("the resources hold no AuthService")
 
 
-def stack_chain_config(stack: Stack, style: str, with_auth: bool, upstream_url: str,
-                       idle_per_host: int = CADDY_IDLE_PER_HOST, auth_url: str | None = None) -> ChainConfig:
+def stack_chain_config(
+    stack: Stack,
+    style: str,
+    with_auth: bool,
+    upstream_url: str,
+    idle_per_host: int = CADDY_IDLE_PER_HOST,
+    auth_url: str | None = None,
+) -> ChainConfig:
     """A chain config for the running stack, its app Mapping pointed at `upstream_url`.
 
     `auth_url` replaces the gatekeeper as the auth service: pointed at a `respond 200` server it
@@ -114,8 +128,9 @@ def stack_chain_config(stack: Stack, style: str, with_auth: bool, upstream_url: 
     resources = [*stack.outputs.resources, upstream_mapping()]
     config = chain_config(style, with_auth, resources, services, f"{stack.prefix}/forward-auth")
     if auth_url is not None:
-        config = ChainConfig(config.name.replace("-auth", "-freeauth"), config.text, config.adapter,
-                             config.port, config.admin_port)
+        config = ChainConfig(
+            config.name.replace("-auth", "-freeauth"), config.text, config.adapter, config.port, config.admin_port
+        )
     if idle_per_host == CADDY_IDLE_PER_HOST:
         return config
     text = json.dumps(with_idle_pool(adapted(config), idle_per_host), indent=1)
@@ -128,7 +143,12 @@ def start_chain(group: ProcessGroup, work: Path, config: ChainConfig) -> tuple[M
     argv = ["caddy", "run", "--config", str(path)]
     if config.adapter == "caddyfile":
         argv += ["--adapter", "caddyfile"]
-    process = group.start(config.name, argv, env=caddy_env(work / "caddy-home"), cwd=work,
-                          ready=http_ready(f"http://127.0.0.1:{config.admin_port}/config/"),
-                          ready_what="admin API")
+    process = group.start(
+        config.name,
+        argv,
+        env=caddy_env(work / "caddy-home"),
+        cwd=work,
+        ready=http_ready(f"http://127.0.0.1:{config.admin_port}/config/"),
+        ready_what="admin API",
+    )
     return process, f"http://127.0.0.1:{config.port}"

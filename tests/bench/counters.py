@@ -34,8 +34,7 @@ def read(gatekeeper_url: str) -> dict[str, int]:
 MAX_SHORTFALL = 0.05
 
 
-def verify_outcomes(before: dict[str, int], after: dict[str, int], expected: str,
-                    completed: int) -> tuple[int, int]:
+def verify_outcomes(before: dict[str, int], after: dict[str, int], expected: str, completed: int) -> tuple[int, int]:
     """Every check of the run had the `expected` outcome; returns (how many, how many short of wrk's).
 
     The counters may exceed wrk's count by the requests still in flight when wrk stopped. They
@@ -50,6 +49,7 @@ def verify_outcomes(before: dict[str, int], after: dict[str, int], expected: str
     counted = delta.get(expected, 0)
     shortfall = max(0, completed - counted)
     if shortfall > MAX_SHORTFALL * completed:
-        raise CounterError(f"wrk completed {completed} requests but the gatekeeper counted only "
-                           f"{counted} {expected!r} checks")
+        raise CounterError(
+            f"wrk completed {completed} requests but the gatekeeper counted only {counted} {expected!r} checks"
+        )
     return counted, shortfall

@@ -18,7 +18,7 @@ import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -94,11 +94,19 @@ def main() -> int:
         if args.target == "envoy":
             url, headers = envoy, {"Cookie": cookie}
         elif args.target == "forward-auth":
-            url, headers = f"{gk}{stack.prefix}/forward-auth", {
-                "Cookie": cookie, "X-Forwarded-Method": "GET", "X-Forwarded-Uri": PAGE, "X-Forwarded-Proto": "http",
-                "X-Forwarded-Host": stack.public_url.split("://", 1)[1]}
+            url, headers = (
+                f"{gk}{stack.prefix}/forward-auth",
+                {
+                    "Cookie": cookie,
+                    "X-Forwarded-Method": "GET",
+                    "X-Forwarded-Uri": PAGE,
+                    "X-Forwarded-Proto": "http",
+                    "X-Forwarded-Host": stack.public_url.split("://", 1)[1],
+                },
+            )
         elif args.target == "bearer":
             from dex_auth_login import login
+
             token = login(stack.public_url, username=stack.username, password=stack.password, use_cache=False)
             url, headers = envoy, {"Authorization": f"Bearer {token}"}
         else:
@@ -108,16 +116,29 @@ def main() -> int:
             print(f"profile: expected one granian worker, found {workers}", file=sys.stderr)
             return 1
         wrk.run(url, headers, seconds=3, expect_errors=True)  # warm-up
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out = REPO / "bench-results" / f"profile-{args.target}-{stamp}.txt"
         out.parent.mkdir(exist_ok=True)
-        argv = [py_spy, "record", "--pid", str(workers[0]), "--rate", str(args.rate), "--duration",
-                str(args.seconds), "--format", "raw", "--output", str(out)]
+        argv = [
+            py_spy,
+            "record",
+            "--pid",
+            str(workers[0]),
+            "--rate",
+            str(args.rate),
+            "--duration",
+            str(args.seconds),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ]
         # --nonblocking disturbs the worker least; native frames need py-spy to pause it.
         argv.append("--native" if args.native else "--nonblocking")
         loaded: list[wrk.WrkResult] = []
-        load = threading.Thread(target=lambda: loaded.append(
-            wrk.run(url, headers, seconds=args.seconds, expect_errors=True)))
+        load = threading.Thread(
+            target=lambda: loaded.append(wrk.run(url, headers, seconds=args.seconds, expect_errors=True))
+        )
         load.start()
         spy = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 60)
         load.join()

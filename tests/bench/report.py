@@ -10,8 +10,10 @@ from bench.wrk import WrkResult
 CADDY = "caddy-respond"
 APACHE = "apache-openidc"
 SESSION_CHECKS = ("check-envoy-cookie", "check-forward-auth-cookie")
-CHAINS = {"ambassador": ("chain-ambassador-auth", "chain-ambassador-direct"),
-          "forward-auth": ("chain-forward-auth-auth", "chain-forward-auth-direct")}
+CHAINS = {
+    "ambassador": ("chain-ambassador-auth", "chain-ambassador-direct"),
+    "forward-auth": ("chain-forward-auth-auth", "chain-forward-auth-direct"),
+}
 FREE_AUTH = {"ambassador": "chain-ambassador-freeauth", "forward-auth": "chain-forward-auth-freeauth"}
 
 LABELS = {
@@ -83,8 +85,9 @@ def cpu_ratio(cpu_us: Mapping[str, float], cheaper: str, dearer: str) -> float |
     return cpu_us[dearer] / cpu_us[cheaper]
 
 
-def targets(results: Mapping[str, WrkResult], soak: Soak | None,
-            cpu_us: Mapping[str, float] | None = None) -> list[Target]:
+def targets(
+    results: Mapping[str, WrkResult], soak: Soak | None, cpu_us: Mapping[str, float] | None = None
+) -> list[Target]:
     """Issue 6's targets, for whatever this run measured (a skipped part yields no target).
 
     The targets are on req/s. With `cpu_us`, each ratio is also given on server CPU time per
@@ -95,33 +98,66 @@ def targets(results: Mapping[str, WrkResult], soak: Soak | None,
     for name in SESSION_CHECKS:
         if name not in results:
             continue
-        for floor, label, minimum in ((CADDY, "Caddy respond 200", MIN_X_CADDY),
-                                      (APACHE, "mod_auth_openidc", MIN_X_APACHE)):
+        for floor, label, minimum in (
+            (CADDY, "Caddy respond 200", MIN_X_CADDY),
+            (APACHE, "mod_auth_openidc", MIN_X_APACHE),
+        ):
             for how, measured in (("", ratio(results, name, floor)), (", by CPU", cpu_ratio(cpu_us, name, floor))):
                 if measured is not None:
-                    out.append(Target(f"{name} >= {minimum:g}x {label}{how}", f"{measured:.2f}x",
-                                      f">= {minimum:g}x", measured >= minimum))
+                    out.append(
+                        Target(
+                            f"{name} >= {minimum:g}x {label}{how}",
+                            f"{measured:.2f}x",
+                            f">= {minimum:g}x",
+                            measured >= minimum,
+                        )
+                    )
         p99 = results[name].p99_ms
-        out.append(Target(f"{name} p99 < {MAX_P99_MS:g} ms at 50 connections", f"{p99:.2f} ms",
-                          f"< {MAX_P99_MS:g} ms", p99 < MAX_P99_MS))
+        out.append(
+            Target(
+                f"{name} p99 < {MAX_P99_MS:g} ms at 50 connections",
+                f"{p99:.2f} ms",
+                f"< {MAX_P99_MS:g} ms",
+                p99 < MAX_P99_MS,
+            )
+        )
     if soak is not None:
-        note = "" if soak.seconds >= SOAK_TARGET_SECONDS else (
-            f"measured over {soak.seconds} s, shorter than the target's {SOAK_TARGET_SECONDS} s (use --soak 60)")
-        out.append(Target(f"gatekeeper RSS growth < {MAX_RSS_GROWTH_MIB:g} MB over a {soak.seconds} s session-check soak",
-                          f"{soak.growth_mib:+.1f} MiB", f"< {MAX_RSS_GROWTH_MIB:g} MiB",
-                          soak.growth_mib < MAX_RSS_GROWTH_MIB, note))
+        note = (
+            ""
+            if soak.seconds >= SOAK_TARGET_SECONDS
+            else (f"measured over {soak.seconds} s, shorter than the target's {SOAK_TARGET_SECONDS} s (use --soak 60)")
+        )
+        out.append(
+            Target(
+                f"gatekeeper RSS growth < {MAX_RSS_GROWTH_MIB:g} MB over a {soak.seconds} s session-check soak",
+                f"{soak.growth_mib:+.1f} MiB",
+                f"< {MAX_RSS_GROWTH_MIB:g} MiB",
+                soak.growth_mib < MAX_RSS_GROWTH_MIB,
+                note,
+            )
+        )
     for style, (with_auth, direct) in CHAINS.items():
         fraction = ratio(results, with_auth, direct)
         if fraction is not None:
             cost = 1 / fraction if fraction > 0 else float("inf")
-            out.append(Target(f"chain ({style}) with auth hop costs <= 2x the chain without",
-                              f"{cost:.2f}x cost ({fraction:.3f}x the req/s)",
-                              f"<= {1 / MIN_CHAIN_FRACTION:g}x cost", fraction >= MIN_CHAIN_FRACTION))
+            out.append(
+                Target(
+                    f"chain ({style}) with auth hop costs <= 2x the chain without",
+                    f"{cost:.2f}x cost ({fraction:.3f}x the req/s)",
+                    f"<= {1 / MIN_CHAIN_FRACTION:g}x cost",
+                    fraction >= MIN_CHAIN_FRACTION,
+                )
+            )
         by_cpu = cpu_ratio(cpu_us, direct, with_auth)
         if by_cpu is not None:
-            out.append(Target(f"chain ({style}) with auth hop costs <= 2x the chain without, by CPU",
-                              f"{by_cpu:.2f}x cost", f"<= {1 / MIN_CHAIN_FRACTION:g}x cost",
-                              by_cpu <= 1 / MIN_CHAIN_FRACTION))
+            out.append(
+                Target(
+                    f"chain ({style}) with auth hop costs <= 2x the chain without, by CPU",
+                    f"{by_cpu:.2f}x cost",
+                    f"<= {1 / MIN_CHAIN_FRACTION:g}x cost",
+                    by_cpu <= 1 / MIN_CHAIN_FRACTION,
+                )
+            )
     return out
 
 
@@ -150,9 +186,14 @@ def chain_costs(results: Mapping[str, WrkResult]) -> list[ChainCost]:
     for style, (with_auth, direct) in CHAINS.items():
         if with_auth in results and direct in results:
             free = results.get(FREE_AUTH[style])
-            out.append(ChainCost(style, 1e6 / results[direct].requests_per_second,
-                                 1e6 / results[with_auth].requests_per_second,
-                                 None if free is None else 1e6 / free.requests_per_second))
+            out.append(
+                ChainCost(
+                    style,
+                    1e6 / results[direct].requests_per_second,
+                    1e6 / results[with_auth].requests_per_second,
+                    None if free is None else 1e6 / free.requests_per_second,
+                )
+            )
     return out
 
 
@@ -161,8 +202,10 @@ def chain_costs_text(costs: list[ChainCost]) -> str:
     for c in costs:
         line = f"chain ({c.style}): {c.direct_us:.0f} us/request without the auth hop, {c.auth_us:.0f} with it"
         if c.gateway_hop_us is not None and c.gatekeeper_us is not None:
-            line += (f"; of the {c.auth_us - c.direct_us:.0f} us added, the gateway's sub-request to a do-nothing"
-                     f" auth service is {c.gateway_hop_us:.0f} and the gatekeeper {c.gatekeeper_us:.0f}")
+            line += (
+                f"; of the {c.auth_us - c.direct_us:.0f} us added, the gateway's sub-request to a do-nothing"
+                f" auth service is {c.gateway_hop_us:.0f} and the gatekeeper {c.gatekeeper_us:.0f}"
+            )
         lines.append(line)
     return "\n".join(lines)
 
@@ -174,14 +217,17 @@ def _fmt_ratio(value: float | None) -> str:
 def markdown_table(results: Mapping[str, WrkResult], cpu_us: Mapping[str, float] | None = None) -> str:
     """One row per figure; `cpu_us` is the server side's CPU time per request (all its processes)."""
     cpu_us = cpu_us or {}
-    lines = ["| what | req/s | p50 ms | p99 ms | x Caddy | x mod_auth_openidc | server CPU us/req |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| what | req/s | p50 ms | p99 ms | x Caddy | x mod_auth_openidc | server CPU us/req |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, result in results.items():
         cpu = f"{cpu_us[name]:.0f}" if name in cpu_us else ""
         lines.append(
             f"| {LABELS.get(name, name)} | {result.requests_per_second:,.0f} | {result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {_fmt_ratio(ratio(results, name, CADDY))} | "
-            f"{_fmt_ratio(ratio(results, name, APACHE))} | {cpu} |")
+            f"{_fmt_ratio(ratio(results, name, APACHE))} | {cpu} |"
+        )
     return "\n".join(lines)
 
 
@@ -193,19 +239,33 @@ def targets_table(found: list[Target]) -> str:
     return "\n".join(lines)
 
 
-def as_json(results: Mapping[str, WrkResult], found: list[Target], soak: Soak | None,
-            rss: Mapping[str, int], settings: Mapping[str, object], machine: Mapping[str, object],
-            cpu_us: Mapping[str, float] | None = None) -> dict:
+def as_json(
+    results: Mapping[str, WrkResult],
+    found: list[Target],
+    soak: Soak | None,
+    rss: Mapping[str, int],
+    settings: Mapping[str, object],
+    machine: Mapping[str, object],
+    cpu_us: Mapping[str, float] | None = None,
+) -> dict:
     return {
         "settings": dict(settings),
         "machine": dict(machine),
-        "results": {name: {**r.as_dict(), "label": LABELS.get(name, name),
-                           "server_cpu_us_per_request": (cpu_us or {}).get(name),
-                           "x_caddy": ratio(results, name, CADDY), "x_mod_auth_openidc": ratio(results, name, APACHE)}
-                    for name, r in results.items()},
+        "results": {
+            name: {
+                **r.as_dict(),
+                "label": LABELS.get(name, name),
+                "server_cpu_us_per_request": (cpu_us or {}).get(name),
+                "x_caddy": ratio(results, name, CADDY),
+                "x_mod_auth_openidc": ratio(results, name, APACHE),
+            }
+            for name, r in results.items()
+        },
         "gatekeeper_rss_kib": dict(rss),
         "soak": None if soak is None else {**asdict(soak), "growth_mib": round(soak.growth_mib, 2)},
         "targets": [{**asdict(t), "verdict": t.verdict} for t in found],
-        "chain_costs_us": [{**asdict(c), "gateway_hop_us": c.gateway_hop_us, "gatekeeper_us": c.gatekeeper_us}
-                           for c in chain_costs(results)],
+        "chain_costs_us": [
+            {**asdict(c), "gateway_hop_us": c.gateway_hop_us, "gatekeeper_us": c.gatekeeper_us}
+            for c in chain_costs(results)
+        ],
     }

@@ -168,8 +168,15 @@ def run(
             script = Path(tmp) / "check.lua"
             script.write_text(_CHECK_SCRIPT)
             script_args = (str(check.status), check.header)
-        argv = command(url, headers, seconds=seconds, connections=connections, threads=threads,
-                       script=script, script_args=script_args)
+        argv = command(
+            url,
+            headers,
+            seconds=seconds,
+            connections=connections,
+            threads=threads,
+            script=script,
+            script_args=script_args,
+        )
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     if proc.returncode != 0:
         raise WrkError(f"wrk failed ({proc.returncode}) loading {url}: {proc.stderr.strip()}")
@@ -178,8 +185,10 @@ def run(
         if result.check is None:
             raise WrkError(f"wrk printed no response-check line loading {url}:\n{proc.stdout}")
         if result.check.failures and not expect_errors:
-            raise WrkError(f"{result.check.wrong_status} answers were not {check.status} and "
-                           f"{result.check.missing_header} lacked {check.header!r} loading {url}")
+            raise WrkError(
+                f"{result.check.wrong_status} answers were not {check.status} and "
+                f"{result.check.missing_header} lacked {check.header!r} loading {url}"
+            )
     if not expect_errors and result.errors > result.socket_errors:
         raise WrkError(f"{result.errors - result.socket_errors} error answers loading {url}:\n{proc.stdout}")
     if not expect_errors and result.socket_errors > tolerated_socket_errors * result.requests:

@@ -24,19 +24,33 @@ def context() -> testing.Context:
 def dex_probe(failures: dict[str, str] | None = None) -> testing.Exec:
     """What `dex serve` prints for the charm's connector probe: slog JSON on stderr, one line per
     connector it could not open (server/server.go, NewServer), then the listen error it exits on."""
-    lines = [json.dumps({"time": "2026-12-02T07:00:00Z", "level": "ERROR", "msg": "server: Failed to open connector",
-                         "id": cid, "err": err}) for cid, err in (failures or {}).items()]
+    lines = [
+        json.dumps(
+            {
+                "time": "2026-12-02T07:00:00Z",
+                "level": "ERROR",
+                "msg": "server: Failed to open connector",
+                "id": cid,
+                "err": err,
+            }
+        )
+        for cid, err in (failures or {}).items()
+    ]
     lines.append("error: listening (telemetry) on 127.0.0.1:-1: listen tcp: address -1: invalid port")
     return testing.Exec(["/usr/local/bin/dex", "serve"], return_code=1, stderr="\n".join(lines) + "\n")
 
 
-def dex_container(root: pathlib.Path, can_connect: bool = True, probe: testing.Exec | None = None,
-                  **kwargs: Any) -> testing.Container:
+def dex_container(
+    root: pathlib.Path, can_connect: bool = True, probe: testing.Exec | None = None, **kwargs: Any
+) -> testing.Container:
     folder = root / "dex-etc"
     folder.mkdir(parents=True, exist_ok=True)
     return testing.Container(
-        "dex", can_connect=can_connect, execs={probe or dex_probe()},
-        mounts={"etc-dex": testing.Mount(location="/tmp/dex-auth", source=folder)}, **kwargs,
+        "dex",
+        can_connect=can_connect,
+        execs={probe or dex_probe()},
+        mounts={"etc-dex": testing.Mount(location="/tmp/dex-auth", source=folder)},
+        **kwargs,
     )
 
 
@@ -44,9 +58,17 @@ def gatekeeper_container(can_connect: bool = True, **kwargs: Any) -> testing.Con
     return testing.Container("gatekeeper", can_connect=can_connect, **kwargs)
 
 
-def state(root: pathlib.Path, *, config: dict[str, Any] | None = None, leader: bool = True,
-          relations: tuple = (), secrets: tuple = (), dex_ready: bool = True,
-          gatekeeper_ready: bool = True, peer: testing.PeerRelation | None = None) -> testing.State:
+def state(
+    root: pathlib.Path,
+    *,
+    config: dict[str, Any] | None = None,
+    leader: bool = True,
+    relations: tuple = (),
+    secrets: tuple = (),
+    dex_ready: bool = True,
+    gatekeeper_ready: bool = True,
+    peer: testing.PeerRelation | None = None,
+) -> testing.State:
     peer = peer if peer is not None else testing.PeerRelation("dex-auth-peers")
     return testing.State(
         leader=leader,

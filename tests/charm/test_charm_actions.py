@@ -71,14 +71,17 @@ def test_rotated_keys_reach_the_other_units(ctx, tmp_path, settled):
     follower = ctx.run(ctx.on.config_changed(), follower_of(settled, tmp_path / "follower"))
     old_keys = gatekeeper_env(follower)["GATEKEEPER_SESSION_KEYS"]
     rotated = ctx.run(ctx.on.action("rotate-session-key"), settled)
-    assert peer_of(rotated).local_app_data["gatekeeper-secret-version"] != \
-        peer_of(settled).local_app_data["gatekeeper-secret-version"]
+    assert (
+        peer_of(rotated).local_app_data["gatekeeper-secret-version"]
+        != peer_of(settled).local_app_data["gatekeeper-secret-version"]
+    )
 
-    peer = testing.PeerRelation("dex-auth-peers", local_app_data=peer_of(rotated).local_app_data,
-                                peers_data={1: {}})
+    peer = testing.PeerRelation("dex-auth-peers", local_app_data=peer_of(rotated).local_app_data, peers_data={1: {}})
     follower = dataclasses.replace(
-        follower, secrets=rotated.secrets,
-        relations={peer, *(r for r in follower.relations if r.endpoint != "dex-auth-peers")})
+        follower,
+        secrets=rotated.secrets,
+        relations={peer, *(r for r in follower.relations if r.endpoint != "dex-auth-peers")},
+    )
     out = ctx.run(ctx.on.relation_changed(peer, remote_unit=1), follower)
     new_keys = gatekeeper_env(out)["GATEKEEPER_SESSION_KEYS"]
     assert new_keys == gatekeeper_env(rotated)["GATEKEEPER_SESSION_KEYS"]

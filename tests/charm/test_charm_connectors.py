@@ -9,8 +9,12 @@ import yaml
 from charm_state import ISSUER, config_file, context, dex_config, service, state, with_config
 from ops import testing
 
-GITHUB = {"type": "github", "id": "github", "name": "GitHub",
-          "config": {"clientID": "abc", "clientSecret": "s3cr3t", "redirectURI": f"{ISSUER}/callback"}}
+GITHUB = {
+    "type": "github",
+    "id": "github",
+    "name": "GitHub",
+    "config": {"clientID": "abc", "clientSecret": "s3cr3t", "redirectURI": f"{ISSUER}/callback"},
+}
 SECRET_ID = "secret:cs8abcdefghijklmnopq"
 
 
@@ -22,8 +26,10 @@ def ctx() -> testing.Context:
 @pytest.fixture
 def good(ctx, tmp_path) -> testing.State:
     ambassador = testing.Relation("ambassador", remote_app_name="ambassador")
-    out = ctx.run(ctx.on.config_changed(), state(
-        tmp_path, config={"connectors": yaml.safe_dump([GITHUB])}, relations=(ambassador,)))
+    out = ctx.run(
+        ctx.on.config_changed(),
+        state(tmp_path, config={"connectors": yaml.safe_dump([GITHUB])}, relations=(ambassador,)),
+    )
     assert out.unit_status == testing.ActiveStatus()
     return out
 
@@ -42,9 +48,21 @@ BAD = {
         'connectors[0] (id "github"): config.clientSecret is required for type github',
     ),
     "wrong redirect": (
-        json.dumps([{"type": "oidc", "id": "okta", "name": "Okta", "config": {
-            "issuer": "https://okta.example.com", "clientID": "a", "clientSecret": "b",
-            "redirectURI": "https://kf.example.com/callback"}}]),
+        json.dumps(
+            [
+                {
+                    "type": "oidc",
+                    "id": "okta",
+                    "name": "Okta",
+                    "config": {
+                        "issuer": "https://okta.example.com",
+                        "clientID": "a",
+                        "clientSecret": "b",
+                        "redirectURI": "https://kf.example.com/callback",
+                    },
+                }
+            ]
+        ),
         'connectors[0] (id "okta"): config.redirectURI must be https://kf.example.com/dex/callback '
         "(Dex's callback), not https://kf.example.com/callback",
     ),
@@ -111,8 +129,9 @@ def test_the_whole_connectors_mapping_is_accepted(ctx, tmp_path):
 def test_juju_secret_reference_is_resolved_and_dollars_survive(ctx, tmp_path):
     user_secret = testing.Secret({"client-secret": "pa$$word${HOME}"}, id=SECRET_ID)
     value = [{**GITHUB, "config": {**GITHUB["config"], "clientSecret": f"{SECRET_ID}/client-secret"}}]
-    out = ctx.run(ctx.on.config_changed(), state(
-        tmp_path, config={"connectors": json.dumps(value)}, secrets=(user_secret,)))
+    out = ctx.run(
+        ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)}, secrets=(user_secret,))
+    )
     assert out.unit_status == testing.ActiveStatus()
     assert dex_config(tmp_path)["connectors"][0]["config"]["clientSecret"] == "pa$$word${HOME}"
     assert service(out, "dex")["environment"]["DEX_EXPAND_ENV"] == "false"
@@ -121,33 +140,46 @@ def test_juju_secret_reference_is_resolved_and_dollars_survive(ctx, tmp_path):
 def test_a_secret_with_several_keys_needs_one_named(ctx, tmp_path):
     user_secret = testing.Secret({"id": "a", "secret": "b"}, id=SECRET_ID)
     value = [{**GITHUB, "config": {**GITHUB["config"], "clientSecret": SECRET_ID}}]
-    out = ctx.run(ctx.on.config_changed(), state(
-        tmp_path, config={"connectors": json.dumps(value)}, secrets=(user_secret,)))
+    out = ctx.run(
+        ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)}, secrets=(user_secret,))
+    )
     assert out.unit_status == testing.BlockedStatus(
         f'connectors[0] (id "github"): config.clientSecret secret {SECRET_ID} has keys id, secret: '
-        f"name one as {SECRET_ID}/<key>")
+        f"name one as {SECRET_ID}/<key>"
+    )
 
 
 def test_a_changed_user_secret_is_picked_up(ctx, tmp_path):
     user_secret = testing.Secret({"value": "old"}, id=SECRET_ID)
     value = [{**GITHUB, "config": {**GITHUB["config"], "clientSecret": SECRET_ID}}]
-    out = ctx.run(ctx.on.config_changed(), state(
-        tmp_path, config={"connectors": json.dumps(value)}, secrets=(user_secret,)))
+    out = ctx.run(
+        ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)}, secrets=(user_secret,))
+    )
     assert dex_config(tmp_path)["connectors"][0]["config"]["clientSecret"] == "old"
     rotated = testing.Secret({"value": "old"}, latest_content={"value": "new"}, id=SECRET_ID)
     others = {s for s in out.secrets if s.id != SECRET_ID}
-    out = ctx.run(ctx.on.secret_changed(rotated), testing.State(**{
-        **{f: getattr(out, f) for f in ("leader", "model", "config", "containers", "relations")},
-        "secrets": others | {rotated}}))
+    out = ctx.run(
+        ctx.on.secret_changed(rotated),
+        testing.State(
+            **{
+                **{f: getattr(out, f) for f in ("leader", "model", "config", "containers", "relations")},
+                "secrets": others | {rotated},
+            }
+        ),
+    )
     assert dex_config(tmp_path)["connectors"][0]["config"]["clientSecret"] == "new"
 
 
 def test_a_new_pod_with_a_bad_config_starts_from_the_last_good_one(ctx, tmp_path, good):
     """Pod restarts wipe the containers; the last config that rendered is kept in a Juju secret."""
     bad = ctx.run(ctx.on.config_changed(), with_config(good, connectors="- {type: nope}"))
-    fresh = state(tmp_path / "new-pod", config=dict(bad.config), relations=tuple(
-        r for r in bad.relations if r.endpoint != "dex-auth-peers"), peer=next(
-        r for r in bad.relations if r.endpoint == "dex-auth-peers"), secrets=tuple(bad.secrets))
+    fresh = state(
+        tmp_path / "new-pod",
+        config=dict(bad.config),
+        relations=tuple(r for r in bad.relations if r.endpoint != "dex-auth-peers"),
+        peer=next(r for r in bad.relations if r.endpoint == "dex-auth-peers"),
+        secrets=tuple(bad.secrets),
+    )
     out = ctx.run(ctx.on.upgrade_charm(), fresh)
     assert out.unit_status.name == "blocked"
     assert out.unit_status.message.startswith("connectors[0]: ")
@@ -156,17 +188,26 @@ def test_a_new_pod_with_a_bad_config_starts_from_the_last_good_one(ctx, tmp_path
 
 
 CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUXYZ\n-----END CERTIFICATE-----\n"
-LDAP = {"type": "ldap", "id": "corp", "name": "Corp LDAP", "config": {
-    "host": "ldap.corp.example:636", "bindDN": "cn=dex,dc=corp", "bindPW": "pw",
-    "userSearch": {"baseDN": "ou=people,dc=corp", "username": "uid"}}}
+LDAP = {
+    "type": "ldap",
+    "id": "corp",
+    "name": "Corp LDAP",
+    "config": {
+        "host": "ldap.corp.example:636",
+        "bindDN": "cn=dex,dc=corp",
+        "bindPW": "pw",
+        "userSearch": {"baseDN": "ou=people,dc=corp", "username": "uid"},
+    },
+}
 
 
 def test_ldap_root_ca_from_a_secret_becomes_a_private_file_for_dex(ctx, tmp_path):
     """The common enterprise case: LDAPS with a private CA, given as a Juju secret."""
     user_secret = testing.Secret({"ca-cert": CA_PEM}, id=SECRET_ID)
     value = [{**LDAP, "config": {**LDAP["config"], "rootCA": f"{SECRET_ID}/ca-cert"}}]
-    out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)},
-                                                 secrets=(user_secret,)))
+    out = ctx.run(
+        ctx.on.config_changed(), state(tmp_path, config={"connectors": json.dumps(value)}, secrets=(user_secret,))
+    )
     assert out.unit_status == testing.ActiveStatus()
     path = dex_config(tmp_path)["connectors"][0]["config"]["rootCA"]
     assert path == "/tmp/dex-auth/files/corp.rootCA"
@@ -200,41 +241,51 @@ def test_inline_pem_in_a_data_field_is_encoded_and_a_bad_one_is_named(ctx, tmp_p
     bad = [{**LDAP, "config": {**LDAP["config"], "rootCAData": "not base64!"}}]
     blocked = ctx.run(ctx.on.config_changed(), with_config(out, connectors=json.dumps(bad)))
     assert blocked.unit_status == testing.BlockedStatus(
-        'connectors[0] (id "corp"): config.rootCAData must be base64 of PEM data (Dex decodes it as bytes) or PEM text')
+        'connectors[0] (id "corp"): config.rootCAData must be base64 of PEM data (Dex decodes it as bytes) or PEM text'
+    )
 
 
 def probed_state(tmp_path, probe, connectors=(LDAP, GITHUB)):
     from charm_state import dex_container, gatekeeper_container
+
     base = state(tmp_path, config={"connectors": json.dumps(list(connectors))})
     return dataclasses.replace(base, containers={dex_container(tmp_path, probe=probe), gatekeeper_container()})
 
 
 def test_a_connector_dex_cannot_open_is_named_while_the_others_keep_working(ctx, tmp_path):
     from charm_state import dex_probe
-    reason = 'ldap: read ca file: open /missing.pem: no such file or directory'
+
+    reason = "ldap: read ca file: open /missing.pem: no such file or directory"
     out = ctx.run(ctx.on.config_changed(), probed_state(tmp_path, dex_probe({"corp": reason})))
     assert out.unit_status == testing.BlockedStatus(
-        f'connector "corp" cannot be opened by Dex: {reason}; Dex leaves it out (see juju debug-log)')
+        f'connector "corp" cannot be opened by Dex: {reason}; Dex leaves it out (see juju debug-log)'
+    )
     # Dex runs with both connectors: it serves GitHub and opens LDAP again on demand.
     assert [c["id"] for c in dex_config(tmp_path)["connectors"]] == ["corp", "github"]
     assert out.get_container("dex").service_statuses["dex"].value == "active"
     probe = ctx.exec_history["dex"][-1]
     assert probe.command == ["/usr/local/bin/dex", "serve", "/tmp/dex-auth/probe.yaml"]
     probe_config = yaml.safe_load((tmp_path / "dex-etc" / "probe.yaml").read_text())
-    assert probe_config["storage"] == {"type": "memory"} and probe_config["connectors"] == dex_config(tmp_path)["connectors"]
+    assert (
+        probe_config["storage"] == {"type": "memory"}
+        and probe_config["connectors"] == dex_config(tmp_path)["connectors"]
+    )
 
 
 def test_the_probe_is_retried_on_update_status_and_clears(ctx, tmp_path):
-    from charm_state import dex_container, dex_probe
+    from charm_state import dex_probe
+
     out = ctx.run(ctx.on.config_changed(), probed_state(tmp_path, dex_probe({"corp": "ldap: dial tcp: i/o timeout"})))
     assert isinstance(out.unit_status, testing.BlockedStatus)
-    healed = dataclasses.replace(out, containers={
-        c if c.name != "dex" else dataclasses.replace(c, execs={dex_probe()}) for c in out.containers})
+    healed = dataclasses.replace(
+        out, containers={c if c.name != "dex" else dataclasses.replace(c, execs={dex_probe()}) for c in out.containers}
+    )
     assert ctx.run(ctx.on.update_status(), healed).unit_status == testing.ActiveStatus()
 
 
 def test_the_probe_runs_only_when_the_connectors_change(ctx, tmp_path):
     from charm_state import dex_probe
+
     out = ctx.run(ctx.on.config_changed(), probed_state(tmp_path, dex_probe()))
     assert out.unit_status == testing.ActiveStatus()
     runs = len(ctx.exec_history["dex"])

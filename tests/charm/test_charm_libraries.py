@@ -4,12 +4,12 @@ import json
 
 import ops
 import pytest
-from charms.dex_auth.v0.ambassador_routes import AmbassadorRoutesProvider, InvalidResourcesError, parse_resources
-from charms.dex_auth.v0.dex_issuer import DexIssuerRequirer
-from charms.dex_auth.v0.oidc_client import OidcClientRequirer
 from ops import testing
 
 from ambassador import AmbassadorSettings, render_resources_yaml
+from charms.dex_auth.v0.ambassador_routes import AmbassadorRoutesProvider, InvalidResourcesError, parse_resources
+from charms.dex_auth.v0.dex_issuer import DexIssuerRequirer
+from charms.dex_auth.v0.oidc_client import OidcClientRequirer
 
 
 class GatewayCharm(ops.CharmBase):
@@ -47,12 +47,15 @@ def test_gateway_skips_an_app_with_bad_data(caplog):
     assert "ignoring routes from bad" in caplog.text
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("{a: 1}", "resources must be a YAML list"),
-    ("- {apiVersion: v1, kind: Mapping, metadata: {name: x}, spec: {}}", "apiVersion must be getambassador.io/"),
-    ("- {apiVersion: getambassador.io/v2, kind: Mapping, metadata: {}, spec: {}}", "metadata.name is required"),
-    ("- [", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("{a: 1}", "resources must be a YAML list"),
+        ("- {apiVersion: v1, kind: Mapping, metadata: {name: x}, spec: {}}", "apiVersion must be getambassador.io/"),
+        ("- {apiVersion: getambassador.io/v2, kind: Mapping, metadata: {}, spec: {}}", "metadata.name is required"),
+        ("- [", "not valid YAML"),
+    ],
+)
 def test_parse_resources_rejects(text, problem):
     with pytest.raises(InvalidResourcesError, match=problem):
         parse_resources(text)
@@ -69,8 +72,13 @@ class ClientCharm(ops.CharmBase):
         self.oidc.register("my-app", "My App", ["https://kf.example.com/my-app/callback"])
 
 
-CLIENT_META = {"name": "my-app", "requires": {"oidc-client": {"interface": "dex-auth-oidc-client"},
-                                             "dex-oidc-config": {"interface": "dex-auth-issuer"}}}
+CLIENT_META = {
+    "name": "my-app",
+    "requires": {
+        "oidc-client": {"interface": "dex-auth-oidc-client"},
+        "dex-oidc-config": {"interface": "dex-auth-issuer"},
+    },
+}
 
 
 def test_client_registers_and_reads_its_secret():
@@ -78,12 +86,19 @@ def test_client_registers_and_reads_its_secret():
     relation = testing.Relation("oidc-client", remote_app_name="dex-auth")
     out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
     sent = out.get_relation(relation.id).local_app_data
-    assert sent == {"client-id": "my-app", "name": "My App",
-                    "redirect-uris": json.dumps(["https://kf.example.com/my-app/callback"])}
+    assert sent == {
+        "client-id": "my-app",
+        "name": "My App",
+        "redirect-uris": json.dumps(["https://kf.example.com/my-app/callback"]),
+    }
 
     secret = testing.Secret({"client-secret": "xyz"})
-    answered = testing.Relation("oidc-client", id=relation.id, remote_app_name="dex-auth", remote_app_data={
-        "client-id": "my-app", "secret-id": secret.id, "issuer-url": "https://kf.example.com/dex"})
+    answered = testing.Relation(
+        "oidc-client",
+        id=relation.id,
+        remote_app_name="dex-auth",
+        remote_app_data={"client-id": "my-app", "secret-id": secret.id, "issuer-url": "https://kf.example.com/dex"},
+    )
     issuer = testing.Relation("dex-oidc-config", remote_app_data={"issuer-url": "https://kf.example.com/dex"})
     with ctx(ctx.on.update_status(), testing.State(relations={answered, issuer}, secrets={secret})) as manager:
         manager.run()

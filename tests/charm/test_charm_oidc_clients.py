@@ -7,8 +7,11 @@ import pytest
 from charm_state import config_file, context, dex_config, peer_of, state
 from ops import testing
 
-REQUEST = {"client-id": "kfp-ui", "name": "Pipelines UI",
-           "redirect-uris": json.dumps(["https://kf.example.com/pipeline/callback"])}
+REQUEST = {
+    "client-id": "kfp-ui",
+    "name": "Pipelines UI",
+    "redirect-uris": json.dumps(["https://kf.example.com/pipeline/callback"]),
+}
 
 
 @pytest.fixture
@@ -50,32 +53,45 @@ def test_client_secret_is_stable(ctx, tmp_path):
 def test_non_leader_renders_the_client_too(ctx, tmp_path):
     relation = client_relation(REQUEST)
     leader = ctx.run(ctx.on.relation_changed(relation), state(tmp_path / "leader", relations=(relation,)))
-    follower = state(tmp_path / "follower", leader=False, peer=peer_of(leader),
-                     relations=(dataclasses.replace(relation),), secrets=tuple(leader.secrets))
+    follower = state(
+        tmp_path / "follower",
+        leader=False,
+        peer=peer_of(leader),
+        relations=(dataclasses.replace(relation),),
+        secrets=tuple(leader.secrets),
+    )
     ctx.run(ctx.on.config_changed(), follower)
-    assert (tmp_path / "follower" / "dex-etc" / "config.yaml").read_text() == \
-        (tmp_path / "leader" / "dex-etc" / "config.yaml").read_text()
+    assert (tmp_path / "follower" / "dex-etc" / "config.yaml").read_text() == (
+        tmp_path / "leader" / "dex-etc" / "config.yaml"
+    ).read_text()
 
 
 def test_non_leader_leaves_out_a_client_whose_secret_is_gone(ctx, tmp_path):
     relation = client_relation(REQUEST)
     leader = ctx.run(ctx.on.relation_changed(relation), state(tmp_path / "leader", relations=(relation,)))
     removed = next(s for s in leader.secrets if (s.label or "").startswith("oidc-client-"))
-    follower = state(tmp_path / "follower", leader=False, peer=peer_of(leader),
-                     relations=(dataclasses.replace(relation),),
-                     secrets=tuple(s for s in leader.secrets if s.id != removed.id))
+    follower = state(
+        tmp_path / "follower",
+        leader=False,
+        peer=peer_of(leader),
+        relations=(dataclasses.replace(relation),),
+        secrets=tuple(s for s in leader.secrets if s.id != removed.id),
+    )
     out = ctx.run(ctx.on.update_status(), follower)
     assert out.unit_status == testing.ActiveStatus()
     ids = [c["id"] for c in dex_config(tmp_path / "follower")["staticClients"]]
     assert ids == ["dex-auth-gatekeeper", "dex-auth-cli"]
 
 
-@pytest.mark.parametrize("data, error", [
-    ({**REQUEST, "redirect-uris": "not json"}, "redirect-uris must be a JSON list of URLs"),
-    ({**REQUEST, "redirect-uris": "[]"}, "redirect-uris must be a non-empty JSON list of http(s) URLs"),
-    ({**REQUEST, "client-id": "bad id"}, "client-id may only contain letters, digits, '.', '_' and '-'"),
-    ({**REQUEST, "client-id": "dex-auth-gatekeeper"}, "client-id dex-auth-gatekeeper is reserved by dex-auth"),
-])
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        ({**REQUEST, "redirect-uris": "not json"}, "redirect-uris must be a JSON list of URLs"),
+        ({**REQUEST, "redirect-uris": "[]"}, "redirect-uris must be a non-empty JSON list of http(s) URLs"),
+        ({**REQUEST, "client-id": "bad id"}, "client-id may only contain letters, digits, '.', '_' and '-'"),
+        ({**REQUEST, "client-id": "dex-auth-gatekeeper"}, "client-id dex-auth-gatekeeper is reserved by dex-auth"),
+    ],
+)
 def test_invalid_registration_is_answered_with_an_error(ctx, tmp_path, data, error):
     relation = client_relation(data)
     out = ctx.run(ctx.on.relation_changed(relation), state(tmp_path, relations=(relation,)))

@@ -67,7 +67,8 @@ def test_the_pure_path_renders_what_the_charm_pushed(ctx, tmp_path):
     rendered = render_from_config(
         {"public-url": PUBLIC_URL, **config},
         secrets=SharedSecrets(gatekeeper["client-secret"], gatekeeper["session-keys"], password["hash"]),
-        app_name="dex-auth", namespace="kubeflow",
+        app_name="dex-auth",
+        namespace="kubeflow",
     )
     assert config_file(tmp_path).read_text() == rendered.dex_config
     assert service(out, "gatekeeper")["environment"] == rendered.gatekeeper_environment
@@ -85,8 +86,10 @@ def test_ambassador_relation_gets_the_resources(ctx, tmp_path):
 
 def test_ambassador_api_version_option(ctx, tmp_path):
     ambassador = testing.Relation("ambassador", remote_app_name="ambassador")
-    out = ctx.run(ctx.on.config_changed(), state(
-        tmp_path, config={"ambassador-api-version": "getambassador.io/v2"}, relations=(ambassador,)))
+    out = ctx.run(
+        ctx.on.config_changed(),
+        state(tmp_path, config={"ambassador-api-version": "getambassador.io/v2"}, relations=(ambassador,)),
+    )
     resources = yaml.safe_load(out.get_relation(ambassador.id).local_app_data["resources"])
     assert {r["apiVersion"] for r in resources} == {"getambassador.io/v2"}
 
@@ -100,8 +103,13 @@ def test_issuer_relation(ctx, tmp_path):
 def test_non_leader_does_not_publish(ctx, tmp_path):
     leader_out = ctx.run(ctx.on.config_changed(), state(tmp_path / "leader"))
     ambassador = testing.Relation("ambassador", remote_app_name="ambassador")
-    follower = state(tmp_path / "follower", leader=False, relations=(ambassador,),
-                     peer=peer_of(leader_out), secrets=tuple(leader_out.secrets))
+    follower = state(
+        tmp_path / "follower",
+        leader=False,
+        relations=(ambassador,),
+        peer=peer_of(leader_out),
+        secrets=tuple(leader_out.secrets),
+    )
     out = ctx.run(ctx.on.config_changed(), follower)
     assert out.unit_status == testing.ActiveStatus()
     assert out.get_relation(ambassador.id).local_app_data == {}
@@ -109,35 +117,52 @@ def test_non_leader_does_not_publish(ctx, tmp_path):
 
 def test_public_url_missing_blocks_and_touches_nothing(ctx, tmp_path):
     out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"public-url": ""}))
-    assert out.unit_status == testing.BlockedStatus(
-        "set public-url: juju config dex-auth public-url=https://<host>")
+    assert out.unit_status == testing.BlockedStatus("set public-url: juju config dex-auth public-url=https://<host>")
     assert not config_file(tmp_path).exists()
     assert out.get_container("dex").layers == {}
     assert out.get_container("gatekeeper").layers == {}
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("public-url", "https://kf.example.com/kubeflow",
-     "config public-url: must be an origin like https://kubeflow.example.com, without a path, query or fragment"),
-    ("session-lifetime", "forever",
-     "config session-lifetime: must be seconds or a number with s, m, h or d (e.g. 86400, 30m, 12h, 7d), "
-     "not 'forever'"),
-    ("log-level", "loud", "config log-level: must be one of debug, info, warning, error, not 'loud'"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        (
+            "public-url",
+            "https://kf.example.com/kubeflow",
+            "config public-url: must be an origin like https://kubeflow.example.com, without a path, query or fragment",
+        ),
+        (
+            "session-lifetime",
+            "forever",
+            "config session-lifetime: must be seconds or a number with s, m, h or d (e.g. 86400, 30m, 12h, 7d), "
+            "not 'forever'",
+        ),
+        ("log-level", "loud", "config log-level: must be one of debug, info, warning, error, not 'loud'"),
+    ],
+)
 def test_bad_options_block_with_the_option_named(ctx, tmp_path, option, value, message):
     out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={option: value}))
     assert out.unit_status == testing.BlockedStatus(message)
     assert not config_file(tmp_path).exists()
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("skip-auth-paths", "/",
-     "config skip-auth-paths: the gatekeeper would refuse it: GATEKEEPER_SKIP_AUTH_PATHS entry '/' "
-     "would turn authentication off for every path"),
-    ("session-lifetime", "30s",
-     "config session-lifetime: the gatekeeper would refuse it: GATEKEEPER_SESSION_LIFETIME must be "
-     "between 1 minute and 366 days, got '30s'"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        (
+            "skip-auth-paths",
+            "/",
+            "config skip-auth-paths: the gatekeeper would refuse it: GATEKEEPER_SKIP_AUTH_PATHS entry '/' "
+            "would turn authentication off for every path",
+        ),
+        (
+            "session-lifetime",
+            "30s",
+            "config session-lifetime: the gatekeeper would refuse it: GATEKEEPER_SESSION_LIFETIME must be "
+            "between 1 minute and 366 days, got '30s'",
+        ),
+    ],
+)
 def test_values_the_gatekeeper_refuses_block_and_keep_it_running(ctx, tmp_path, option, value, message):
     good = ctx.run(ctx.on.config_changed(), state(tmp_path))
     before = good.get_container("gatekeeper").plan
@@ -177,8 +202,10 @@ def test_reconcile_is_idempotent(ctx, tmp_path):
     again = ctx.run(ctx.on.update_status(), out)
     assert {c.name: c.plan.to_dict() for c in again.containers} == layers
     assert config_file(tmp_path).stat().st_mtime_ns == stamp
-    assert secret_by_label(again, "static-password").latest_content == \
-        secret_by_label(out, "static-password").latest_content
+    assert (
+        secret_by_label(again, "static-password").latest_content
+        == secret_by_label(out, "static-password").latest_content
+    )
 
 
 def test_an_option_restarts_only_the_service_that_reads_it(ctx, tmp_path):
@@ -195,19 +222,22 @@ def test_an_option_restarts_only_the_service_that_reads_it(ctx, tmp_path):
     assert dex_config(tmp_path)["expiry"]["idTokens"] == "1h"
 
 
-@pytest.mark.parametrize("option, value, variable, expected", [
-    ("userid-header", "X-Auth-User", "GATEKEEPER_USERID_HEADER", "x-auth-user"),
-    ("userid-prefix", "corp:", "GATEKEEPER_USERID_PREFIX", "corp:"),
-    ("userid-claim", "preferred_username", "GATEKEEPER_USERID_CLAIM", "preferred_username"),
-    ("groups-header", "x-auth-groups", "GATEKEEPER_GROUPS_HEADER", "x-auth-groups"),
-    ("groups-claim", "roles", "GATEKEEPER_GROUPS_CLAIM", "roles"),
-    ("skip-auth-paths", "/healthz,/public/", "GATEKEEPER_SKIP_AUTH_PATHS", "/healthz,/public/"),
-    ("extra-bearer-audiences", "kfp", "GATEKEEPER_EXTRA_AUDIENCES", "dex-auth-cli,kfp"),
-    ("after-logout-url", "/bye", "GATEKEEPER_AFTER_LOGOUT_URL", "/bye"),
-    ("log-level", "debug", "GATEKEEPER_LOG_LEVEL", "debug"),
-    ("gatekeeper-workers", 3, "GATEKEEPER_WORKERS", "3"),
-    ("public-url", "http://localhost:8080", "GATEKEEPER_SECURE_COOKIES", "false"),
-])
+@pytest.mark.parametrize(
+    "option, value, variable, expected",
+    [
+        ("userid-header", "X-Auth-User", "GATEKEEPER_USERID_HEADER", "x-auth-user"),
+        ("userid-prefix", "corp:", "GATEKEEPER_USERID_PREFIX", "corp:"),
+        ("userid-claim", "preferred_username", "GATEKEEPER_USERID_CLAIM", "preferred_username"),
+        ("groups-header", "x-auth-groups", "GATEKEEPER_GROUPS_HEADER", "x-auth-groups"),
+        ("groups-claim", "roles", "GATEKEEPER_GROUPS_CLAIM", "roles"),
+        ("skip-auth-paths", "/healthz,/public/", "GATEKEEPER_SKIP_AUTH_PATHS", "/healthz,/public/"),
+        ("extra-bearer-audiences", "kfp", "GATEKEEPER_EXTRA_AUDIENCES", "dex-auth-cli,kfp"),
+        ("after-logout-url", "/bye", "GATEKEEPER_AFTER_LOGOUT_URL", "/bye"),
+        ("log-level", "debug", "GATEKEEPER_LOG_LEVEL", "debug"),
+        ("gatekeeper-workers", 3, "GATEKEEPER_WORKERS", "3"),
+        ("public-url", "http://localhost:8080", "GATEKEEPER_SECURE_COOKIES", "false"),
+    ],
+)
 def test_each_gatekeeper_option_reaches_its_variable(ctx, tmp_path, option, value, variable, expected):
     out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={option: value}))
     assert out.unit_status == testing.ActiveStatus()
@@ -216,8 +246,10 @@ def test_each_gatekeeper_option_reaches_its_variable(ctx, tmp_path, option, valu
 
 def test_identity_headers_follow_into_the_auth_service(ctx, tmp_path):
     ambassador = testing.Relation("ambassador", remote_app_name="ambassador")
-    out = ctx.run(ctx.on.config_changed(), state(
-        tmp_path, config={"userid-header": "x-user", "groups-header": "x-groups"}, relations=(ambassador,)))
+    out = ctx.run(
+        ctx.on.config_changed(),
+        state(tmp_path, config={"userid-header": "x-user", "groups-header": "x-groups"}, relations=(ambassador,)),
+    )
     resources = yaml.safe_load(out.get_relation(ambassador.id).local_app_data["resources"])
     assert resources[2]["spec"]["allowed_authorization_headers"] == ["x-user", "x-groups"]
 
@@ -238,10 +270,10 @@ def test_static_password_from_config_is_hashed_once(ctx, tmp_path):
 
 
 def test_password_db_off_with_a_connector(ctx, tmp_path):
-    ldap = ('- {type: ldap, id: corp, name: Corp, config: {host: "ldap:636", '
-            'userSearch: {baseDN: "dc=x", username: uid}}}')
-    out = ctx.run(ctx.on.config_changed(), state(
-        tmp_path, config={"enable-password-db": False, "connectors": ldap}))
+    ldap = (
+        '- {type: ldap, id: corp, name: Corp, config: {host: "ldap:636", userSearch: {baseDN: "dc=x", username: uid}}}'
+    )
+    out = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"enable-password-db": False, "connectors": ldap}))
     config = dex_config(tmp_path)
     assert out.unit_status == testing.ActiveStatus()
     assert "staticPasswords" not in config and config["enablePasswordDB"] is False
@@ -253,8 +285,7 @@ def test_upgrade_keeps_secrets_and_sessions(ctx, tmp_path):
     env = gatekeeper_env(out)
     upgraded = ctx.run(ctx.on.upgrade_charm(), out)
     assert gatekeeper_env(upgraded) == env
-    assert secret_by_label(upgraded, "gatekeeper").latest_content == \
-        secret_by_label(out, "gatekeeper").latest_content
+    assert secret_by_label(upgraded, "gatekeeper").latest_content == secret_by_label(out, "gatekeeper").latest_content
 
 
 def test_new_leader_reuses_the_secrets(ctx, tmp_path):
@@ -273,8 +304,7 @@ def test_non_leader_waits_for_the_shared_secrets(ctx, tmp_path):
 
 def test_non_leader_serves_the_same_config(ctx, tmp_path):
     leader = ctx.run(ctx.on.config_changed(), state(tmp_path / "leader"))
-    peer = testing.PeerRelation("dex-auth-peers", local_app_data=peer_of(leader).local_app_data,
-                                peers_data={1: {}})
+    peer = testing.PeerRelation("dex-auth-peers", local_app_data=peer_of(leader).local_app_data, peers_data={1: {}})
     follower = state(tmp_path / "follower", leader=False, peer=peer, secrets=tuple(leader.secrets))
     out = ctx.run(ctx.on.relation_changed(peer, remote_unit=1), follower)
     assert out.unit_status == testing.ActiveStatus()

@@ -5,23 +5,36 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
-from ops import pebble, testing
-
 from charm_state import context, state
+from ops import pebble, testing
 
 
 def settled(tmp_path: pathlib.Path) -> testing.State:
     return context().run(context().on.config_changed(), state(tmp_path))
 
 
-def with_check(out: testing.State, container: str, check: str, *, status: pebble.CheckStatus = pebble.CheckStatus.UP,
-               successes: int | None = 5, failures: int = 0) -> testing.State:
+def with_check(
+    out: testing.State,
+    container: str,
+    check: str,
+    *,
+    status: pebble.CheckStatus = pebble.CheckStatus.UP,
+    successes: int | None = 5,
+    failures: int = 0,
+) -> testing.State:
     target = out.get_container(container)
     infos = {info for info in target.check_infos if info.name != check}
-    infos.add(testing.CheckInfo(check, level=pebble.CheckLevel.READY, status=status, successes=successes,
-                                failures=failures, threshold=3))
-    return dataclasses.replace(out, containers={
-        dataclasses.replace(c, check_infos=frozenset(infos)) if c.name == container else c for c in out.containers})
+    infos.add(
+        testing.CheckInfo(
+            check, level=pebble.CheckLevel.READY, status=status, successes=successes, failures=failures, threshold=3
+        )
+    )
+    return dataclasses.replace(
+        out,
+        containers={
+            dataclasses.replace(c, check_infos=frozenset(infos)) if c.name == container else c for c in out.containers
+        },
+    )
 
 
 def status_after(out: testing.State) -> testing.StatusBase:
@@ -47,8 +60,9 @@ def test_waiting_while_dex_has_not_passed_its_first_check(tmp_path: pathlib.Path
 
 
 def test_waiting_while_the_gatekeeper_is_not_ready(tmp_path: pathlib.Path) -> None:
-    out = with_check(settled(tmp_path), "gatekeeper", "gatekeeper-ready", status=pebble.CheckStatus.DOWN,
-                     successes=0, failures=3)
+    out = with_check(
+        settled(tmp_path), "gatekeeper", "gatekeeper-ready", status=pebble.CheckStatus.DOWN, successes=0, failures=3
+    )
     status = status_after(out)
     assert isinstance(status, testing.WaitingStatus) and status.message.startswith("gatekeeper is not ready")
 

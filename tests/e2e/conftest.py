@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from harness import form_login
 from harness.configs import base_config
 from harness.stack import PROVIDER_DIR, REPO, Stack
@@ -51,7 +50,9 @@ class StackPool:
         self.tmp = tmp
         self.stacks: list[Stack] = []
 
-    def start(self, config: dict[str, Any] | None = None, gateway_mode: str = "ambassador", name: str = "stack") -> Stack:
+    def start(
+        self, config: dict[str, Any] | None = None, gateway_mode: str = "ambassador", name: str = "stack"
+    ) -> Stack:
         root = self.tmp / f"{name}-{len(self.stacks)}"
         stack = Stack(root, config if config is not None else base_config(), gateway_mode=gateway_mode)
         self.stacks.append(stack)
@@ -97,10 +98,12 @@ def stack(stacks: StackPool) -> Stack:
 @pytest.fixture
 def login(stack: Stack) -> Callable[..., requests.Session]:
     """login(path="/", stack=stack) -> a requests.Session holding a session cookie."""
+
     def do_login(path: str = "/", on: Stack | None = None) -> requests.Session:
         target = on or stack
         session = requests.Session()
         result = form_login.login(session, target.url(path), target.username or "", target.password or "")
         assert result.response.status_code == 200, result.describe()
         return session
+
     return do_login

@@ -15,7 +15,6 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from harness import form_login
 from harness.configs import base_config
 from harness.raw_http import raw_request
@@ -60,16 +59,28 @@ def same_origin(stack: Stack, url: str) -> bool:
 
 # --- open redirects ---------------------------------------------------------------------------
 
-REDIRECT_PAYLOADS = ["//evil.example/x", "/\\evil.example/x", "\\\\evil.example", "https://evil.example/",
-                     "/%09/evil.example", "/%2F%2Fevil.example", "javascript:alert(1)", "http:evil.example",
-                     " //evil.example", "/\t/evil.example", "%2F%2Fevil.example", "///evil.example"]
+REDIRECT_PAYLOADS = [
+    "//evil.example/x",
+    "/\\evil.example/x",
+    "\\\\evil.example",
+    "https://evil.example/",
+    "/%09/evil.example",
+    "/%2F%2Fevil.example",
+    "javascript:alert(1)",
+    "http:evil.example",
+    " //evil.example",
+    "/\t/evil.example",
+    "%2F%2Fevil.example",
+    "///evil.example",
+]
 
 
 @pytest.mark.parametrize("payload", REDIRECT_PAYLOADS)
 def test_no_open_redirect_after_login(gw: Stack, payload: str) -> None:
     session = requests.Session()
-    result = form_login.login(session, gw.url(f"{gw.prefix}/oidc/login?rd={quote(payload, safe='')}"),
-                              gw.username, gw.password)
+    result = form_login.login(
+        session, gw.url(f"{gw.prefix}/oidc/login?rd={quote(payload, safe='')}"), gw.username, gw.password
+    )
     for hop in result.hops:
         assert same_origin(gw, hop.url), result.describe()
     assert result.response.status_code == 200, result.describe()
@@ -77,8 +88,12 @@ def test_no_open_redirect_after_login(gw: Stack, payload: str) -> None:
 
 @pytest.mark.parametrize("payload", REDIRECT_PAYLOADS)
 def test_no_open_redirect_after_logout(gw: Stack, payload: str) -> None:
-    answer = requests.get(gw.url(f"{gw.prefix}/logout?rd={quote(payload, safe='')}"),
-                          headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    answer = requests.get(
+        gw.url(f"{gw.prefix}/logout?rd={quote(payload, safe='')}"),
+        headers=form_login.BROWSER_HEADERS,
+        allow_redirects=False,
+        timeout=10,
+    )
     assert answer.status_code in (302, 303)
     location = requests.compat.urljoin(gw.public_url + "/", answer.headers["Location"])
     assert same_origin(gw, location), answer.headers["Location"]
@@ -97,16 +112,23 @@ def test_no_open_redirect_from_the_page_asked_for(gw: Stack, target: str) -> Non
 
 # --- identity-header smuggling ----------------------------------------------------------------
 
-SPELLINGS = ["kubeflow-userid", "KUBEFLOW-USERID", "Kubeflow-UserId", "kubeflow_userid", "KUBEFLOW_USERID",
-             "kubeflow-groups", "kubeflow_groups"]
+SPELLINGS = [
+    "kubeflow-userid",
+    "KUBEFLOW-USERID",
+    "Kubeflow-UserId",
+    "kubeflow_userid",
+    "KUBEFLOW_USERID",
+    "kubeflow-groups",
+    "kubeflow_groups",
+]
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
-def test_spoofed_identity_header_never_reaches_upstream_with_a_session(
-        gw: Stack, spelling: str) -> None:
+def test_spoofed_identity_header_never_reaches_upstream_with_a_session(gw: Stack, spelling: str) -> None:
     session = logged_in(gw)
-    answer = session.get(gw.url("/whoami"), headers={spelling: "admin@evil.example", "Accept": "application/json"},
-                         timeout=10)
+    answer = session.get(
+        gw.url("/whoami"), headers={spelling: "admin@evil.example", "Accept": "application/json"}, timeout=10
+    )
     echo = reached_upstream(answer.status_code, answer.content)
     if echo is None:
         assert answer.status_code in (400, 401, 403), answer.text
@@ -134,10 +156,16 @@ def test_spoofed_identity_header_on_a_skip_auth_path_is_blanked(gw: Stack) -> No
 
 # --- spoofed X-Forwarded-* ----------------------------------------------------------------------
 
+
 def test_spoofed_forwarded_headers_do_not_steer_the_login(gw: Stack) -> None:
-    spoof = {"X-Forwarded-Uri": "/admin/secret", "X-Forwarded-Host": "evil.example",
-             "X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.1", "X-Forwarded-Method": "DELETE",
-             "X-Original-URL": "/admin/secret"}
+    spoof = {
+        "X-Forwarded-Uri": "/admin/secret",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-For": "10.0.0.1",
+        "X-Forwarded-Method": "DELETE",
+        "X-Original-URL": "/admin/secret",
+    }
     session = requests.Session()
     session.headers.update(spoof)
     result = form_login.login(session, gw.url("/real/page?q=1"), gw.username, gw.password)
@@ -148,17 +176,32 @@ def test_spoofed_forwarded_headers_do_not_steer_the_login(gw: Stack) -> None:
 
 
 def test_spoofed_forwarded_uri_cannot_reach_a_skip_path_decision(gw: Stack) -> None:
-    answer = raw_request(gw.public_url, "GET", "/private/data",
-                         [("X-Forwarded-Uri", f"{SKIP}/x"), ("X-Original-URI", f"{SKIP}/x"), *API])
+    answer = raw_request(
+        gw.public_url, "GET", "/private/data", [("X-Forwarded-Uri", f"{SKIP}/x"), ("X-Original-URI", f"{SKIP}/x"), *API]
+    )
     assert reached_upstream(answer.status, answer.body) is None, answer.body[:300]
 
 
 # --- skip-auth paths and normalisation ----------------------------------------------------------
 
-BYPASS_ATTEMPTS = ["/public/../private", "/public/%2e%2e/private", "/public/%2E%2E/private", "/public/..%2fprivate",
-                   "/public%2f..%2fprivate", "//public/../private", "/public;/../private", "/public/..;/private",
-                   "/public/./../private", "/publicity", "/public/%2e%2e%2fprivate", "/public/..%5cprivate",
-                   "/public/x/../../private", "/public#/../private", "/public?/../private", "/PUBLIC/../private"]
+BYPASS_ATTEMPTS = [
+    "/public/../private",
+    "/public/%2e%2e/private",
+    "/public/%2E%2E/private",
+    "/public/..%2fprivate",
+    "/public%2f..%2fprivate",
+    "//public/../private",
+    "/public;/../private",
+    "/public/..;/private",
+    "/public/./../private",
+    "/publicity",
+    "/public/%2e%2e%2fprivate",
+    "/public/..%5cprivate",
+    "/public/x/../../private",
+    "/public#/../private",
+    "/public?/../private",
+    "/PUBLIC/../private",
+]
 
 
 def test_skip_auth_path_is_open_without_login_and_carries_no_identity(gw: Stack) -> None:
@@ -182,6 +225,7 @@ def test_skip_auth_paths_cannot_be_used_to_reach_a_protected_path(gw: Stack, tar
 
 # --- session fixation ---------------------------------------------------------------------------
 
+
 def test_login_issues_a_fresh_session_regardless_of_a_planted_cookie(gw: Stack) -> None:
     victim = requests.Session()
     planted = "attacker-chosen.session.value"
@@ -197,19 +241,29 @@ def test_login_issues_a_fresh_session_regardless_of_a_planted_cookie(gw: Stack) 
 
 # --- forged tokens --------------------------------------------------------------------------------
 
+
 def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 def forged_tokens(gw: Stack) -> dict[str, str]:
     now = int(time.time())
-    claims = {"iss": gw.issuer, "aud": gw.client_id, "sub": "CgVhZG1pbhIFbG9jYWw", "email": "admin@evil.example",
-              "email_verified": True, "groups": ["admin"], "iat": now, "exp": now + 600}
+    claims = {
+        "iss": gw.issuer,
+        "aud": gw.client_id,
+        "sub": "CgVhZG1pbhIFbG9jYWw",
+        "email": "admin@evil.example",
+        "email_verified": True,
+        "groups": ["admin"],
+        "iat": now,
+        "exp": now + 600,
+    }
     keys = requests.get(gw.url("/dex/keys"), timeout=10).json()["keys"]
     kid = keys[0]["kid"]
     attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     real_public_pem = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(keys[0])).public_bytes(
-        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
+    )
     session = cookie_of(logged_in(gw))
     header, payload, _ = session.split(".")
     session_claims = json.loads(base64.urlsafe_b64decode(payload + "==="))
@@ -220,8 +274,12 @@ def forged_tokens(gw: Stack) -> dict[str, str]:
         "hs256-with-client-secret": jwt.encode(claims, gw.client_secret, "HS256", headers={"kid": kid}),
         "hs256-with-public-key-pem": _hs256_raw(claims, kid, real_public_pem),
         "session-alg-none": f"{_b64({'alg': 'none', 'kid': json.loads(base64.urlsafe_b64decode(header + '==='))['kid']})}.{payload}.",
-        "session-wrong-key": jwt.encode({**session_claims, "uid": "admin@evil.example"}, "x" * 32, "HS256",
-                                        headers={"kid": json.loads(base64.urlsafe_b64decode(header + "==="))["kid"]}),
+        "session-wrong-key": jwt.encode(
+            {**session_claims, "uid": "admin@evil.example"},
+            "x" * 32,
+            "HS256",
+            headers={"kid": json.loads(base64.urlsafe_b64decode(header + "==="))["kid"]},
+        ),
         "garbage": "a.b.c",
         "huge": "a" * 6000,
     }
@@ -231,15 +289,24 @@ def forged_tokens(gw: Stack) -> dict[str, str]:
 def _hs256_raw(claims: dict, kid: str, key: bytes) -> str:
     import hashlib
     import hmac
+
     signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{_b64(claims)}"
     signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
 
 
 def real_id_token(gw: Stack) -> str:
-    answer = requests.post(gw.url("/dex/token"), data={
-        "grant_type": "password", "username": gw.username, "password": gw.password,
-        "scope": "openid email groups", "client_id": gw.cli_client_id}, timeout=10)
+    answer = requests.post(
+        gw.url("/dex/token"),
+        data={
+            "grant_type": "password",
+            "username": gw.username,
+            "password": gw.password,
+            "scope": "openid email groups",
+            "client_id": gw.cli_client_id,
+        },
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["id_token"]
 
@@ -274,7 +341,14 @@ def test_valid_signature_but_wrong_audience_or_issuer_is_refused(gw: Stack) -> N
     private = jwt.algorithms.RSAAlgorithm.from_jwk(key_file.read_text())
     kid = json.loads(key_file.read_text())["kid"]
     now = int(time.time())
-    base = {"iss": gw.issuer, "aud": gw.client_id, "sub": "x", "email": "user@example.com", "iat": now, "exp": now + 300}
+    base = {
+        "iss": gw.issuer,
+        "aud": gw.client_id,
+        "sub": "x",
+        "email": "user@example.com",
+        "iat": now,
+        "exp": now + 300,
+    }
     cases = {
         "wrong-aud": {**base, "aud": "some-other-app"},
         "wrong-iss": {**base, "iss": "http://evil.example/dex"},
@@ -292,6 +366,7 @@ def test_valid_signature_but_wrong_audience_or_issuer_is_refused(gw: Stack) -> N
 
 # --- crafted cookie headers -----------------------------------------------------------------------
 
+
 def crafted_cookie_headers() -> dict[str, str]:
     return {
         "many-small": "; ".join(f"c{i}=v" for i in range(2000)),
@@ -304,10 +379,8 @@ def crafted_cookie_headers() -> dict[str, str]:
     }
 
 
-
 @pytest.mark.parametrize("case", sorted(crafted_cookie_headers()))
-def test_crafted_cookie_headers_are_answered_quickly_and_never_with_5xx(
-        gw: Stack, case: str) -> None:
+def test_crafted_cookie_headers_are_answered_quickly_and_never_with_5xx(gw: Stack, case: str) -> None:
     value = crafted_cookie_headers()[case]
     started = time.monotonic()
     answer = raw_request(gw.public_url, "GET", "/x", [("Cookie", value), *API])
@@ -325,6 +398,7 @@ def test_crafted_cookie_headers_are_answered_quickly_and_never_with_5xx(
 
 
 # --- unbounded state storage -------------------------------------------------------------------
+
 
 def _tree_rss_kb(pid: int) -> int:
     children: dict[int, list[int]] = {}
@@ -376,6 +450,7 @@ def test_unauthenticated_floods_do_not_grow_gatekeeper_memory(gw: Stack) -> None
 
 # --- secrets in logs (keep last: it reads what every test above produced) -------------------------
 
+
 def test_no_secret_token_or_cookie_value_in_any_log(gw: Stack) -> None:
     session = logged_in(gw)
     cookie = cookie_of(session)
@@ -386,9 +461,14 @@ def test_no_secret_token_or_cookie_value_in_any_log(gw: Stack) -> None:
     flow.get(gw.url(f"{gw.prefix}/logout"), allow_redirects=False, timeout=10)
     requests.get(gw.url("/x"), headers={"Authorization": f"Bearer {id_token}"}, timeout=10)
     requests.get(gw.url("/x"), headers={"Authorization": "Bearer " + id_token[:-5] + "AAAAA"}, timeout=10)
-    secrets_ = {"client secret": gw.client_secret, "static password": gw.password, "session cookie": cookie,
-                "ID token": id_token, "ID token signature": id_token.split(".")[2],
-                "session signature": cookie.split(".")[2]}
+    secrets_ = {
+        "client secret": gw.client_secret,
+        "static password": gw.password,
+        "session cookie": cookie,
+        "ID token": id_token,
+        "ID token signature": id_token.split(".")[2],
+        "session signature": cookie.split(".")[2],
+    }
     for i, value in enumerate(gw.secret_values()):
         secrets_[f"secret value {i}"] = value
     for i, code in enumerate(codes):

@@ -7,16 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
-
 from harness.stack import Stack
 from harness.upstream import Echo
+from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,8 @@ def echo_on_page(page) -> Echo:
 
 
 def test_person_logs_in_lands_on_the_page_reloads_logs_out_and_a_tampered_cookie_means_login(
-        browser, stack: Stack, artifacts: Path, request: pytest.FixtureRequest) -> None:
+    browser, stack: Stack, artifacts: Path, request: pytest.FixtureRequest
+) -> None:
     context = browser.new_context()
     page = context.new_page()
     steps = Steps(page, artifacts / "screenshots")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from harness import form_login
 from harness.configs import base_config
 from harness.stack import Stack
@@ -28,7 +27,9 @@ def can_log_in(stack: Stack, username: str, password: str) -> bool:
     session = requests.Session()
     page, form = form_login.open_login_page(session, stack.url("/cfg"))
     result = form_login.submit_login(session, page, form, username, password)
-    if result.response.status_code == 200 and result.response.headers.get("Content-Type", "").startswith("application/json"):
+    if result.response.status_code == 200 and result.response.headers.get("Content-Type", "").startswith(
+        "application/json"
+    ):
         return Echo.parse(result.response.text).values(stack.userid_header) == [username]
     return False
 
@@ -40,7 +41,9 @@ def test_changing_the_static_user_restarts_dex_only_and_new_credentials_work(sta
     session = requests.Session()
     assert form_login.login(session, stack.url("/kept"), old_user, old_password).response.status_code == 200
 
-    done = stack.reconfigure(base_config(**{"static-username": "admin@example.com", "static-password": "N3w-pass-word"}))
+    done = stack.reconfigure(
+        base_config(**{"static-username": "admin@example.com", "static-password": "N3w-pass-word"})
+    )
     assert done.provider and not done.gatekeeper and not done.gateway, done
     assert can_log_in(stack, "admin@example.com", "N3w-pass-word")
     assert not can_log_in(stack, old_user, old_password)

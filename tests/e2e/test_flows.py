@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
 from harness import form_login
 from harness.stack import Stack
 from harness.upstream import Echo
@@ -20,9 +19,17 @@ API = {"Accept": "application/json"}
 
 def password_grant(stack: Stack, scope: str = "openid email groups profile") -> dict:
     """What the README tells scripts to do: the password grant with the CLI client at Dex."""
-    answer = requests.post(stack.url("/dex/token"), data={
-        "grant_type": "password", "username": stack.username, "password": stack.password,
-        "scope": scope, "client_id": stack.cli_client_id}, timeout=10)
+    answer = requests.post(
+        stack.url("/dex/token"),
+        data={
+            "grant_type": "password",
+            "username": stack.username,
+            "password": stack.password,
+            "scope": scope,
+            "client_id": stack.cli_client_id,
+        },
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -35,9 +42,11 @@ def session_cookie(session: requests.Session) -> str:
 
 # --- flow 1: unauthenticated ------------------------------------------------------------------
 
+
 def test_browser_without_session_is_sent_to_dex_with_state_nonce_and_pkce(stack: Stack) -> None:
-    answer = requests.get(stack.url("/pipeline/runs?page=2"), headers=form_login.BROWSER_HEADERS,
-                          allow_redirects=False, timeout=10)
+    answer = requests.get(
+        stack.url("/pipeline/runs?page=2"), headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10
+    )
     assert answer.status_code == 302
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == stack.issuer + "/auth"
@@ -51,12 +60,16 @@ def test_browser_without_session_is_sent_to_dex_with_state_nonce_and_pkce(stack:
     assert [c.name for c in state_cookies] == [f"authservice_state_{query['state'][0]}"]
 
 
-@pytest.mark.parametrize("headers", [
-    {"Accept": "application/json"},
-    {"X-Requested-With": "XMLHttpRequest", "Accept": "*/*"},
-    {"Sec-Fetch-Mode": "cors", "Accept": "*/*"},
-    {"Authorization": "Bearer not-a-token"},
-], ids=["json", "xhr", "fetch", "bad-bearer"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "application/json"},
+        {"X-Requested-With": "XMLHttpRequest", "Accept": "*/*"},
+        {"Sec-Fetch-Mode": "cors", "Accept": "*/*"},
+        {"Authorization": "Bearer not-a-token"},
+    ],
+    ids=["json", "xhr", "fetch", "bad-bearer"],
+)
 def test_api_call_without_session_gets_401_and_no_state_cookie(stack: Stack, headers: dict) -> None:
     answer = requests.get(stack.url("/api/v1/things"), headers=headers, allow_redirects=False, timeout=10)
     assert answer.status_code == 401, answer.text
@@ -66,6 +79,7 @@ def test_api_call_without_session_gets_401_and_no_state_cookie(stack: Stack, hea
 
 
 # --- flows 2-4: log in, come back, go upstream with the identity ------------------------------
+
 
 def test_login_lands_on_the_page_first_asked_for_and_upstream_sees_the_user(stack: Stack) -> None:
     session = requests.Session()
@@ -89,8 +103,9 @@ def test_session_cookie_attributes(stack: Stack) -> None:
     for _ in range(5):  # up to the gatekeeper's callback answer
         if f"{stack.prefix}/oidc/callback" in answer.url:
             break
-        answer = session.get(requests.compat.urljoin(answer.url, answer.headers["Location"]),
-                             allow_redirects=False, timeout=10)
+        answer = session.get(
+            requests.compat.urljoin(answer.url, answer.headers["Location"]), allow_redirects=False, timeout=10
+        )
     set_cookie = [v for k, v in answer.raw.headers.items() if k.lower() == "set-cookie"]
     session_line = next(v for v in set_cookie if v.startswith("authservice_session="))
     flags = {part.strip().split("=")[0].lower(): part.strip() for part in session_line.split(";")[1:]}
@@ -102,8 +117,12 @@ def test_session_cookie_attributes(stack: Stack) -> None:
 
 def test_authenticated_request_keeps_method_path_query_and_body(stack: Stack, login) -> None:
     session = login("/")
-    answer = session.post(stack.url("/api/runs/%7Bid%7D?x=1&y=two"), data=b'{"a": 1}',
-                          headers={"Content-Type": "application/json", **API}, timeout=10)
+    answer = session.post(
+        stack.url("/api/runs/%7Bid%7D?x=1&y=two"),
+        data=b'{"a": 1}',
+        headers={"Content-Type": "application/json", **API},
+        timeout=10,
+    )
     assert answer.status_code == 200
     echo = Echo.parse(answer.text)
     assert (echo.method, echo.path, echo.body) == ("POST", "/api/runs/%7Bid%7D?x=1&y=two", '{"a": 1}')
@@ -119,10 +138,12 @@ def test_reload_with_session_needs_no_new_login(stack: Stack, login) -> None:
 
 # --- scripts: bearer tokens -------------------------------------------------------------------
 
+
 def test_bearer_id_token_from_the_password_grant_reaches_upstream_as_the_user(stack: Stack) -> None:
     tokens = password_grant(stack)
-    answer = requests.get(stack.url("/pipeline/apis/v2beta1/runs"),
-                          headers={"Authorization": f"Bearer {tokens['id_token']}"}, timeout=10)
+    answer = requests.get(
+        stack.url("/pipeline/apis/v2beta1/runs"), headers={"Authorization": f"Bearer {tokens['id_token']}"}, timeout=10
+    )
     assert answer.status_code == 200, answer.text
     assert Echo.parse(answer.text).values(stack.userid_header) == [stack.username]
 
@@ -141,8 +162,11 @@ def test_kfp_style_cookies_argument_works(stack: Stack, login) -> None:
 
 
 def test_device_flow_through_the_real_verification_pages(stack: Stack) -> None:
-    start = requests.post(stack.url("/dex/device/code"),
-                          data={"client_id": stack.cli_client_id, "scope": "openid email groups"}, timeout=10)
+    start = requests.post(
+        stack.url("/dex/device/code"),
+        data={"client_id": stack.cli_client_id, "scope": "openid email groups"},
+        timeout=10,
+    )
     assert start.status_code == 200, start.text
     device = start.json()
     browser = requests.Session()
@@ -153,14 +177,21 @@ def test_device_flow_through_the_real_verification_pages(stack: Stack) -> None:
         login_form = next((f for f in found if "password" in f.fields), None)
         if login_form is not None or not found:
             break
-        page = form_login.follow(browser, "POST", requests.compat.urljoin(page.url, found[0].action), hops,
-                                 data=found[0].fields)
+        page = form_login.follow(
+            browser, "POST", requests.compat.urljoin(page.url, found[0].action), hops, data=found[0].fields
+        )
     assert login_form is not None, page.text[:1000]
     done = form_login.submit_login(browser, page, login_form, stack.username, stack.password, hops)
     assert done.response.status_code == 200, done.describe()
-    token = requests.post(stack.url("/dex/token"), data={
-        "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": device["device_code"],
-        "client_id": stack.cli_client_id}, timeout=10)
+    token = requests.post(
+        stack.url("/dex/token"),
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "device_code": device["device_code"],
+            "client_id": stack.cli_client_id,
+        },
+        timeout=10,
+    )
     assert token.status_code == 200, token.text
     answer = requests.get(stack.url("/x"), headers={"Authorization": f"Bearer {token.json()['id_token']}"}, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -169,11 +200,13 @@ def test_device_flow_through_the_real_verification_pages(stack: Stack) -> None:
 
 # --- logout -----------------------------------------------------------------------------------
 
+
 def test_logout_clears_the_cookie_and_a_replay_is_refused(stack: Stack, login) -> None:
     session = login("/")
     stolen = session_cookie(session)
-    answer = session.get(stack.url(f"{stack.prefix}/logout"), headers=form_login.BROWSER_HEADERS,
-                         allow_redirects=False, timeout=10)
+    answer = session.get(
+        stack.url(f"{stack.prefix}/logout"), headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10
+    )
     assert answer.status_code in (302, 303)
     assert urlsplit(answer.headers["Location"]).netloc == urlsplit(stack.public_url).netloc
     assert not [c for c in session.cookies if c.name == "authservice_session"]
@@ -187,16 +220,18 @@ def test_logout_clears_the_cookie_and_a_replay_is_refused(stack: Stack, login) -
 
 def test_logout_by_post_with_bearer_revokes_the_session_jwt(stack: Stack, login) -> None:
     token = session_cookie(login("/"))
-    answer = requests.post(stack.url(f"{stack.prefix}/logout"), headers={"Authorization": f"Bearer {token}", **API},
-                           timeout=10)
+    answer = requests.post(
+        stack.url(f"{stack.prefix}/logout"), headers={"Authorization": f"Bearer {token}", **API}, timeout=10
+    )
     assert answer.status_code == 200, answer.text
     assert requests.get(stack.url("/x"), headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
 
 
 def test_a_logout_survives_a_gatekeeper_restart(stack: Stack, login) -> None:
     stolen = session_cookie(login("/"))
-    answer = requests.post(stack.url(f"{stack.prefix}/logout"),
-                           headers={"Authorization": f"Bearer {stolen}", **API}, timeout=10)
+    answer = requests.post(
+        stack.url(f"{stack.prefix}/logout"), headers={"Authorization": f"Bearer {stolen}", **API}, timeout=10
+    )
     assert answer.status_code == 200, answer.text
     stack.stop_gatekeeper()  # what Pebble does when the charm changes the gatekeeper's settings
     stack.start_gatekeeper()
@@ -206,6 +241,7 @@ def test_a_logout_survives_a_gatekeeper_restart(stack: Stack, login) -> None:
 
 
 # --- no dead ends -----------------------------------------------------------------------------
+
 
 def test_two_tabs_logging_in_at_once_both_succeed(stack: Stack) -> None:
     browser = requests.Session()  # one cookie jar, two tabs
@@ -262,15 +298,20 @@ def test_error_from_dex_shows_a_page_with_a_retry(stack: Stack) -> None:
     first = requests.get(stack.url("/denied"), headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
     state = parse_qs(urlsplit(first.headers["Location"]).query)["state"][0]
     browser.cookies.update(first.cookies)
-    answer = browser.get(stack.url(f"{stack.prefix}/oidc/callback"),
-                         params={"error": "access_denied", "error_description": "user said no", "state": state},
-                         headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    answer = browser.get(
+        stack.url(f"{stack.prefix}/oidc/callback"),
+        params={"error": "access_denied", "error_description": "user said no", "state": state},
+        headers=form_login.BROWSER_HEADERS,
+        allow_redirects=False,
+        timeout=10,
+    )
     assert 400 <= answer.status_code < 500
     assert "access_denied" in answer.text or "denied" in answer.text.lower()
     assert f"{stack.prefix}/oidc/login" in answer.text  # the retry link
 
 
 # --- Dex down -----------------------------------------------------------------------------------
+
 
 def test_dex_down_existing_sessions_keep_working_and_new_logins_get_a_clear_503(stack: Stack, login) -> None:
     session = login("/before")
@@ -279,11 +320,16 @@ def test_dex_down_existing_sessions_keep_working_and_new_logins_get_a_clear_503(
     try:
         answer = session.get(stack.url("/during"), headers=API, timeout=10)
         assert answer.status_code == 200, answer.text
-        bearer = requests.get(stack.url("/during"), headers={"Authorization": f"Bearer {tokens['id_token']}"},
-                              timeout=10)
+        bearer = requests.get(
+            stack.url("/during"), headers={"Authorization": f"Bearer {tokens['id_token']}"}, timeout=10
+        )
         assert bearer.status_code == 200, bearer.text
-        newcomer = requests.get(stack.url(f"{stack.prefix}/oidc/login?rd=/x"), headers=form_login.BROWSER_HEADERS,
-                                allow_redirects=False, timeout=15)
+        newcomer = requests.get(
+            stack.url(f"{stack.prefix}/oidc/login?rd=/x"),
+            headers=form_login.BROWSER_HEADERS,
+            allow_redirects=False,
+            timeout=15,
+        )
         # Either discovery is cached (302 to Dex, which then fails at the gateway) or a clear 503.
         assert newcomer.status_code in (302, 503), newcomer.status_code
         if newcomer.status_code == 503:

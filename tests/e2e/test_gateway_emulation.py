@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from harness import caddy
 from harness.processes import ProcessGroup, free_port, http_ready
 from harness.raw_http import raw_request
@@ -21,12 +20,30 @@ from harness.upstream import Echo
 pytestmark = pytest.mark.e2e
 
 RESOURCES = [
-    {"apiVersion": "getambassador.io/v3alpha1", "kind": "Mapping", "metadata": {"name": "open"},
-     "spec": {"prefix": "/open/", "rewrite": "/open/", "service": "svc.ns:9000", "bypass_auth": True, "hostname": "*"}},
-    {"apiVersion": "getambassador.io/v3alpha1", "kind": "AuthService", "metadata": {"name": "auth"},
-     "spec": {"auth_service": "auth.ns:8080", "path_prefix": "/authservice/check", "proto": "http",
-              "allowed_request_headers": ["accept", "x-requested-with"],
-              "allowed_authorization_headers": ["kubeflow-userid", "kubeflow-groups"]}},
+    {
+        "apiVersion": "getambassador.io/v3alpha1",
+        "kind": "Mapping",
+        "metadata": {"name": "open"},
+        "spec": {
+            "prefix": "/open/",
+            "rewrite": "/open/",
+            "service": "svc.ns:9000",
+            "bypass_auth": True,
+            "hostname": "*",
+        },
+    },
+    {
+        "apiVersion": "getambassador.io/v3alpha1",
+        "kind": "AuthService",
+        "metadata": {"name": "auth"},
+        "spec": {
+            "auth_service": "auth.ns:8080",
+            "path_prefix": "/authservice/check",
+            "proto": "http",
+            "allowed_request_headers": ["accept", "x-requested-with"],
+            "allowed_authorization_headers": ["kubeflow-userid", "kubeflow-groups"],
+        },
+    },
     upstream_mapping(),
 ]
 
@@ -44,8 +61,14 @@ class ScriptedAuth(BaseHTTPRequestHandler):
         if original.startswith("/allow-missing"):
             status, headers = 200, [("kubeflow-userid", "alice")]
         elif original.startswith("/remove-underscore"):
-            status, headers = 200, [("kubeflow-userid", "alice"), ("kubeflow-groups", "g"),
-                                    ("x-envoy-auth-headers-to-remove", "kubeflow_userid, kubeflow_groups")]
+            status, headers = (
+                200,
+                [
+                    ("kubeflow-userid", "alice"),
+                    ("kubeflow-groups", "g"),
+                    ("x-envoy-auth-headers-to-remove", "kubeflow_userid, kubeflow_groups"),
+                ],
+            )
         elif original.startswith("/allow"):
             status, headers = 200, [("kubeflow-userid", "alice"), ("kubeflow-groups", "g1,g2")]
         elif original.startswith("/created"):
@@ -74,15 +97,25 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     group = ProcessGroup(root / "logs")
     try:
         upstream_port, ports = free_port(), caddy.GatewayPorts(free_port(), free_port(), free_port())
-        group.start("upstream", [__import__("sys").executable, "-m", "harness.upstream", "--port", str(upstream_port)],
-                    env={"PYTHONPATH": str(Path(__file__).parent)}, ready=http_ready(f"http://127.0.0.1:{upstream_port}/"))
-        services = {"svc.ns:9000": f"127.0.0.1:{upstream_port}", "auth.ns:8080": f"127.0.0.1:{auth.server_port}",
-                    UPSTREAM_SERVICE: f"127.0.0.1:{upstream_port}"}
+        group.start(
+            "upstream",
+            [__import__("sys").executable, "-m", "harness.upstream", "--port", str(upstream_port)],
+            env={"PYTHONPATH": str(Path(__file__).parent)},
+            ready=http_ready(f"http://127.0.0.1:{upstream_port}/"),
+        )
+        services = {
+            "svc.ns:9000": f"127.0.0.1:{upstream_port}",
+            "auth.ns:8080": f"127.0.0.1:{auth.server_port}",
+            UPSTREAM_SERVICE: f"127.0.0.1:{upstream_port}",
+        }
         config = root / "gateway.json"
         config.write_text(caddy.dumps(caddy.ambassador_config(RESOURCES, services, ports)))
-        group.start("gateway", ["caddy", "run", "--config", str(config)],
-                    env={"PATH": "/usr/bin:/bin", "HOME": str(root), "XDG_CONFIG_HOME": str(root), "XDG_DATA_HOME": str(root)},
-                    ready=http_ready(f"http://127.0.0.1:{ports.admin}/config/"))
+        group.start(
+            "gateway",
+            ["caddy", "run", "--config", str(config)],
+            env={"PATH": "/usr/bin:/bin", "HOME": str(root), "XDG_CONFIG_HOME": str(root), "XDG_DATA_HOME": str(root)},
+            ready=http_ready(f"http://127.0.0.1:{ports.admin}/config/"),
+        )
         yield f"http://127.0.0.1:{ports.listen}"
     finally:
         group.stop_all()
@@ -105,9 +138,19 @@ def test_check_keeps_method_and_prefixes_the_raw_path_without_body(gateway: str)
 
 
 def test_check_gets_only_allowed_and_always_sent_headers(gateway: str) -> None:
-    raw_request(gateway, "GET", "/allow", [("Accept", "a/b"), ("Cookie", "c=1"), ("Authorization", "Bearer t"),
-                                           ("X-Secret-App-Header", "no"), ("X-Forwarded-For", "10.1.1.1"),
-                                           ("X-Forwarded-Host", "spoof.example")])
+    raw_request(
+        gateway,
+        "GET",
+        "/allow",
+        [
+            ("Accept", "a/b"),
+            ("Cookie", "c=1"),
+            ("Authorization", "Bearer t"),
+            ("X-Secret-App-Header", "no"),
+            ("X-Forwarded-For", "10.1.1.1"),
+            ("X-Forwarded-Host", "spoof.example"),
+        ],
+    )
     names = {k.lower(): v for k, v in last_check()["headers"]}
     assert names["accept"] == "a/b" and names["cookie"] == "c=1" and names["authorization"] == "Bearer t"
     assert "x-secret-app-header" not in names
@@ -139,7 +182,9 @@ def test_x_envoy_auth_headers_to_remove_is_honoured_for_underscore_spellings(gat
 
 def test_deny_answers_go_back_to_the_client_and_other_2xx_deny(gateway: str) -> None:
     answer = requests.get(gateway + "/private", allow_redirects=False, timeout=5)
-    assert answer.status_code == 302 and answer.headers["Location"] == "/login" and answer.headers["Set-Cookie"] == "s=1"
+    assert (
+        answer.status_code == 302 and answer.headers["Location"] == "/login" and answer.headers["Set-Cookie"] == "s=1"
+    )
     assert requests.get(gateway + "/created", timeout=5).status_code == 201
     assert requests.get(gateway + "/created", timeout=5).content == b""
 

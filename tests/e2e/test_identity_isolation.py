@@ -13,11 +13,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from harness.configs import base_config
+from harness.stack import Stack
 
 from gatekeeper.config import parse_session_keys
 from gatekeeper.sessions import SessionCodec
-from harness.configs import base_config
-from harness.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -70,8 +70,12 @@ def test_each_user_gets_their_own_identity_under_concurrent_load(gw: Stack, tmp_
     users = ", ".join(f'{{"{user}", "{token}"}}' for user, token in sessions(gw))
     script = tmp_path / "isolation.lua"
     script.write_text(LUA % {"users": users})
-    done = subprocess.run(["wrk", "-t2", "-c32", f"-d{SECONDS}s", "-s", str(script), gw.url("/")],
-                          capture_output=True, text=True, timeout=SECONDS + 30)
+    done = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{SECONDS}s", "-s", str(script), gw.url("/")],
+        capture_output=True,
+        text=True,
+        timeout=SECONDS + 30,
+    )
     found = re.search(r"ISOLATION good=(\d+) bad=(\d+) seen=(.*)", done.stdout)
     assert found, done.stdout + done.stderr
     good, bad, seen = int(found[1]), int(found[2]), found[3]

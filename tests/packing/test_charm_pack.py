@@ -25,10 +25,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def export_tree(destination: pathlib.Path) -> pathlib.Path:
     """The files git tracks (plus new, not ignored ones): what a fresh clone holds."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = ROOT / name
         if not source.is_file():  # deleted in the working tree
@@ -130,8 +136,11 @@ def test_the_charm_imports_and_renders_from_its_own_venv(prime: pathlib.Path):
     )
     result = subprocess.run(
         [sys.executable, "-S", "-c", program],
-        cwd=prime, env={"PYTHONPATH": "src:lib:venv", "PATH": os.environ.get("PATH", "")},
-        capture_output=True, text=True, timeout=120,
+        cwd=prime,
+        env={"PYTHONPATH": "src:lib:venv", "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok DexAuthCharm []"

@@ -37,10 +37,29 @@ ENVOY_ALWAYS_SENT = ("authorization", "cookie", "from", "proxy-authorization", "
 ENVOY_ALWAYS_COPIED = ("location", "authorization", "proxy-authenticate", "set-cookie", "www-authenticate")
 ENVOY_HEADERS_TO_REMOVE = "X-Envoy-Auth-Headers-To-Remove"
 
-_MAPPING_FIELDS = {"prefix", "rewrite", "service", "bypass_auth", "timeout_ms", "hostname", "host",
-                   "ambassador_id", "connect_timeout_ms", "idle_timeout_ms"}
-_AUTH_FIELDS = {"auth_service", "path_prefix", "allowed_request_headers", "allowed_authorization_headers",
-                "proto", "timeout_ms", "status_on_error", "failure_mode_allow", "ambassador_id"}
+_MAPPING_FIELDS = {
+    "prefix",
+    "rewrite",
+    "service",
+    "bypass_auth",
+    "timeout_ms",
+    "hostname",
+    "host",
+    "ambassador_id",
+    "connect_timeout_ms",
+    "idle_timeout_ms",
+}
+_AUTH_FIELDS = {
+    "auth_service",
+    "path_prefix",
+    "allowed_request_headers",
+    "allowed_authorization_headers",
+    "proto",
+    "timeout_ms",
+    "status_on_error",
+    "failure_mode_allow",
+    "ambassador_id",
+}
 
 
 class GatewayConfigError(ValueError):
@@ -99,10 +118,16 @@ def parse_resources(resources: Sequence[MappingType[str, Any]]) -> tuple[list[Ro
                 raise GatewayConfigError(f"Mapping {name}: host/hostname {hostname!r} is not emulated (only '*')")
             if not spec.get("prefix") or not spec.get("service"):
                 raise GatewayConfigError(f"Mapping {name}: prefix and service are required")
-            routes.append(Route(
-                name=name, prefix=spec["prefix"], rewrite=spec.get("rewrite", "/"), service=spec["service"],
-                bypass_auth=bool(spec.get("bypass_auth", False)), timeout_ms=spec.get("timeout_ms"),
-            ))
+            routes.append(
+                Route(
+                    name=name,
+                    prefix=spec["prefix"],
+                    rewrite=spec.get("rewrite", "/"),
+                    service=spec["service"],
+                    bypass_auth=bool(spec.get("bypass_auth", False)),
+                    timeout_ms=spec.get("timeout_ms"),
+                )
+            )
         elif kind == "AuthService":
             if auth is not None:
                 raise GatewayConfigError(f"AuthService {name}: a second AuthService is not emulated")
@@ -112,7 +137,9 @@ def parse_resources(resources: Sequence[MappingType[str, Any]]) -> tuple[list[Ro
             if spec.get("proto", "http") != "http":
                 raise GatewayConfigError(f"AuthService {name}: proto {spec['proto']!r} is not emulated (http only)")
             auth = AuthService(
-                name=name, service=spec["auth_service"], path_prefix=spec.get("path_prefix", ""),
+                name=name,
+                service=spec["auth_service"],
+                path_prefix=spec.get("path_prefix", ""),
                 allowed_request_headers=tuple(h.lower() for h in spec.get("allowed_request_headers", [])),
                 allowed_authorization_headers=tuple(h.lower() for h in spec.get("allowed_authorization_headers", [])),
                 timeout_ms=int(spec.get("timeout_ms", 5000)),
@@ -142,8 +169,7 @@ def _ordered(routes: Sequence[Route]) -> list[Route]:
 def _rewrite_handler(route: Route) -> list[dict[str, Any]]:
     if route.rewrite == "" or route.rewrite == route.prefix:
         return []
-    return [{"handler": "rewrite",
-             "path_regexp": [{"find": "^" + re.escape(route.prefix), "replace": route.rewrite}]}]
+    return [{"handler": "rewrite", "path_regexp": [{"find": "^" + re.escape(route.prefix), "replace": route.rewrite}]}]
 
 
 def _proxy(upstream: str, timeout_ms: int | None = None, **extra: Any) -> dict[str, Any]:
@@ -179,29 +205,48 @@ def _check_hop(auth: AuthService, authz_port: int) -> dict[str, Any]:
     for name in auth.allowed_authorization_headers:
         on_allow.append({"handle": [{"handler": "headers", "request": {"delete": [name]}}]})
     for i, name in enumerate(copied):
-        on_allow.append({
-            "match": [{"not": [{"vars": {f"auth{i}": [""]}}]}],
-            "handle": [{"handler": "headers", "request": {"set": {_canonical(name): [f"{{http.vars.auth{i}}}"]}}}],
-        })
+        on_allow.append(
+            {
+                "match": [{"not": [{"vars": {f"auth{i}": [""]}}]}],
+                "handle": [{"handler": "headers", "request": {"set": {_canonical(name): [f"{{http.vars.auth{i}}}"]}}}],
+            }
+        )
     for name in auth.allowed_authorization_headers:
         for spelling in _spellings(name):
             pattern = r"(?i)(^|,)\s*" + re.escape(spelling) + r"\s*(,|$)"
-            on_allow.append({
-                "match": [{"vars_regexp": {f"{{http.reverse_proxy.header.{ENVOY_HEADERS_TO_REMOVE}}}": {
-                    "name": "remove", "pattern": pattern}}}],
-                "handle": [{"handler": "headers", "request": {"delete": [spelling]}}],
-            })
-    on_error = ([{"handle": [{"handler": "vars"}]}] if auth.failure_mode_allow
-                else [{"handle": [{"handler": "static_response", "status_code": auth.status_on_error}]}])
+            on_allow.append(
+                {
+                    "match": [
+                        {
+                            "vars_regexp": {
+                                f"{{http.reverse_proxy.header.{ENVOY_HEADERS_TO_REMOVE}}}": {
+                                    "name": "remove",
+                                    "pattern": pattern,
+                                }
+                            }
+                        }
+                    ],
+                    "handle": [{"handler": "headers", "request": {"delete": [spelling]}}],
+                }
+            )
+    on_error = (
+        [{"handle": [{"handler": "vars"}]}]
+        if auth.failure_mode_allow
+        else [{"handle": [{"handler": "static_response", "status_code": auth.status_on_error}]}]
+    )
     return _proxy(
         f"127.0.0.1:{authz_port}",
         rewrite={"method": "GET", "path_regexp": [{"find": "^/", "replace": auth.path_prefix.rstrip("/") + "/"}]},
-        headers={"request": {"set": {
-            "Dexauth-Method": ["{http.request.method}"],
-            "Dexauth-Remote": ["{http.request.remote.host}"],
-            "Dexauth-Xff": ["{http.request.header.X-Forwarded-For}"],
-            "Dexauth-Xfh": ["{http.request.header.X-Forwarded-Host}"],
-        }}},
+        headers={
+            "request": {
+                "set": {
+                    "Dexauth-Method": ["{http.request.method}"],
+                    "Dexauth-Remote": ["{http.request.remote.host}"],
+                    "Dexauth-Xff": ["{http.request.header.X-Forwarded-For}"],
+                    "Dexauth-Xfh": ["{http.request.header.X-Forwarded-Host}"],
+                }
+            }
+        },
         handle_response=[
             {"match": {"status_code": [200]}, "routes": on_allow},
             {"match": {"status_code": [5]}, "routes": on_error},
@@ -213,11 +258,13 @@ def _authz_server(auth: AuthService, gatekeeper: str, port: int) -> dict[str, An
     """Internal server: keep only the headers Envoy sends, restore method, X-Forwarded-*, then ask."""
     forwarded = {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "host", "content-length"}
     kept = [h for h in dict.fromkeys([*auth.allowed_request_headers, *ENVOY_ALWAYS_SENT]) if h not in forwarded]
-    stash: dict[str, Any] = {"handler": "vars",
-                             "method": "{http.request.header.Dexauth-Method}",
-                             "remote": "{http.request.header.Dexauth-Remote}",
-                             "xff": "{http.request.header.Dexauth-Xff}",
-                             "xfh": "{http.request.header.Dexauth-Xfh}"}
+    stash: dict[str, Any] = {
+        "handler": "vars",
+        "method": "{http.request.header.Dexauth-Method}",
+        "remote": "{http.request.header.Dexauth-Remote}",
+        "xff": "{http.request.header.Dexauth-Xff}",
+        "xfh": "{http.request.header.Dexauth-Xfh}",
+    }
     for i, name in enumerate(kept):
         stash[f"keep{i}"] = f"{{http.request.header.{_canonical(name)}}}"
     routes: list[dict[str, Any]] = [
@@ -225,28 +272,46 @@ def _authz_server(auth: AuthService, gatekeeper: str, port: int) -> dict[str, An
         {"handle": [{"handler": "headers", "request": {"delete": ["**"]}}]},
     ]
     for i, name in enumerate(kept):
-        routes.append({"match": [{"not": [{"vars": {f"keep{i}": [""]}}]}],
-                       "handle": [{"handler": "headers", "request": {"set": {_canonical(name): [f"{{http.vars.keep{i}}}"]}}}]})
+        routes.append(
+            {
+                "match": [{"not": [{"vars": {f"keep{i}": [""]}}]}],
+                "handle": [{"handler": "headers", "request": {"set": {_canonical(name): [f"{{http.vars.keep{i}}}"]}}}],
+            }
+        )
     routes += [
         {"match": [{"vars": {"xff": [""]}}], "handle": [{"handler": "vars", "xff_out": "{http.vars.remote}"}]},
-        {"match": [{"not": [{"vars": {"xff": [""]}}]}],
-         "handle": [{"handler": "vars", "xff_out": "{http.vars.xff}, {http.vars.remote}"}]},
+        {
+            "match": [{"not": [{"vars": {"xff": [""]}}]}],
+            "handle": [{"handler": "vars", "xff_out": "{http.vars.xff}, {http.vars.remote}"}],
+        },
         {"handle": [{"handler": "rewrite", "method": "{http.vars.method}"}]},
     ]
     base = {"X-Forwarded-For": ["{http.vars.xff_out}"], "X-Forwarded-Proto": ["http"]}
     routes += [
-        {"match": [{"not": [{"vars": {"xfh": [""]}}]}], "terminal": True, "handle": [_proxy(
-            gatekeeper, auth.timeout_ms,
-            headers={"request": {"set": {**base, "X-Forwarded-Host": ["{http.vars.xfh}"]}}})]},
-        {"terminal": True, "handle": [_proxy(
-            gatekeeper, auth.timeout_ms,
-            headers={"request": {"set": base, "delete": ["X-Forwarded-Host"]}})]},
+        {
+            "match": [{"not": [{"vars": {"xfh": [""]}}]}],
+            "terminal": True,
+            "handle": [
+                _proxy(
+                    gatekeeper,
+                    auth.timeout_ms,
+                    headers={"request": {"set": {**base, "X-Forwarded-Host": ["{http.vars.xfh}"]}}},
+                )
+            ],
+        },
+        {
+            "terminal": True,
+            "handle": [
+                _proxy(gatekeeper, auth.timeout_ms, headers={"request": {"set": base, "delete": ["X-Forwarded-Host"]}})
+            ],
+        },
     ]
     return {"listen": [f"127.0.0.1:{port}"], "automatic_https": {"disable": True}, "routes": routes}
 
 
-def ambassador_config(resources: Sequence[MappingType[str, Any]], services: MappingType[str, str],
-                      ports: GatewayPorts) -> dict[str, Any]:
+def ambassador_config(
+    resources: Sequence[MappingType[str, Any]], services: MappingType[str, str], ports: GatewayPorts
+) -> dict[str, Any]:
     """Caddy JSON emulating Ambassador for these resources."""
     routes, auth = parse_resources(resources)
     public_routes: list[dict[str, Any]] = []
@@ -254,26 +319,38 @@ def ambassador_config(resources: Sequence[MappingType[str, Any]], services: Mapp
         upstream = dial(route.service, services)
         handlers = [*_rewrite_handler(route), _proxy(upstream, route.timeout_ms)]
         if not route.bypass_auth and auth is not None:
-            handlers = [{"handler": "vars", "dexauth_phase": "check"}, _check_hop(auth, ports.authz),
-                        {"handler": "vars", "dexauth_phase": "upstream"}, *handlers]
-        public_routes.append({
-            "match": [{"expression": f"{{http.request.uri}}.startsWith({_cel_string(route.prefix)})"}],
-            "handle": handlers,
-            "terminal": True,
-        })
-    public_routes.append({"handle": [{"handler": "static_response", "status_code": 404,
-                                      "body": "no Mapping matches this path\n"}]})
+            handlers = [
+                {"handler": "vars", "dexauth_phase": "check"},
+                _check_hop(auth, ports.authz),
+                {"handler": "vars", "dexauth_phase": "upstream"},
+                *handlers,
+            ]
+        public_routes.append(
+            {
+                "match": [{"expression": f"{{http.request.uri}}.startsWith({_cel_string(route.prefix)})"}],
+                "handle": handlers,
+                "terminal": True,
+            }
+        )
+    public_routes.append(
+        {"handle": [{"handler": "static_response", "status_code": 404, "body": "no Mapping matches this path\n"}]}
+    )
     servers: dict[str, Any] = {
         "gateway": {
             "listen": [f"127.0.0.1:{ports.listen}"],
             "automatic_https": {"disable": True},
             "routes": public_routes,
-            "errors": {"routes": [
-                {"match": [{"vars": {"dexauth_phase": ["check"]}}],
-                 "handle": [{"handler": "static_response",
-                             "status_code": auth.status_on_error if auth else 403}]},
-                {"handle": [{"handler": "static_response", "status_code": "{http.error.status_code}"}]},
-            ]},
+            "errors": {
+                "routes": [
+                    {
+                        "match": [{"vars": {"dexauth_phase": ["check"]}}],
+                        "handle": [
+                            {"handler": "static_response", "status_code": auth.status_on_error if auth else 403}
+                        ],
+                    },
+                    {"handle": [{"handler": "static_response", "status_code": "{http.error.status_code}"}]},
+                ]
+            },
         },
     }
     if auth is not None:
@@ -288,27 +365,37 @@ def _caddy_path_matcher(prefix: str) -> str:
     return f"{prefix}*"
 
 
-def forward_auth_caddyfile(resources: Sequence[MappingType[str, Any]], services: MappingType[str, str],
-                           ports: GatewayPorts, check_uri: str) -> str:
+def forward_auth_caddyfile(
+    resources: Sequence[MappingType[str, Any]], services: MappingType[str, str], ports: GatewayPorts, check_uri: str
+) -> str:
     """A Caddyfile with Caddy's own forward_auth for the protected Mappings."""
     routes, auth = parse_resources(resources)
     copy = " ".join(auth.allowed_authorization_headers) if auth else ""
-    lines = ["{", f"\tadmin 127.0.0.1:{ports.admin}", "\tauto_https off", "}", "",
-             f"http://127.0.0.1:{ports.listen} {{", "\troute {"]
+    lines = [
+        "{",
+        f"\tadmin 127.0.0.1:{ports.admin}",
+        "\tauto_https off",
+        "}",
+        "",
+        f"http://127.0.0.1:{ports.listen} {{",
+        "\troute {",
+    ]
     for index, route in enumerate(_ordered(routes)):
         matcher = f"@m{index}"
         lines.append(f"\t\t{matcher} path {_caddy_path_matcher(route.prefix)}")
         lines.append(f"\t\thandle {matcher} {{")
         if not route.bypass_auth and auth is not None:
-            lines += [f"\t\t\tforward_auth {dial(auth.service, services)} {{",
-                      f"\t\t\t\turi {check_uri}",
-                      f"\t\t\t\tcopy_headers {copy}",
-                      "\t\t\t}"]
+            lines += [
+                f"\t\t\tforward_auth {dial(auth.service, services)} {{",
+                f"\t\t\t\turi {check_uri}",
+                f"\t\t\t\tcopy_headers {copy}",
+                "\t\t\t}",
+            ]
         if route.rewrite not in ("", route.prefix):
             lines.append(f"\t\t\turi path_regexp ^{re.escape(route.prefix)} {route.rewrite}")
         lines.append(f"\t\t\treverse_proxy {dial(route.service, services)}")
         lines.append("\t\t}")
-    lines += ["\t\trespond \"no Mapping matches this path\" 404", "\t}", "}", ""]
+    lines += ['\t\trespond "no Mapping matches this path" 404', "\t}", "}", ""]
     return "\n".join(lines)
 
 

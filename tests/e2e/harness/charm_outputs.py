@@ -44,6 +44,7 @@ class CharmOutputs:
 
 def _charm_class() -> type:
     from charm import DexAuthCharm  # src/ is on sys.path (pytest.ini, demo PYTHONPATH)
+
     return DexAuthCharm
 
 
@@ -60,10 +61,13 @@ class CharmRunner:
 
     def _initial_state(self, config: dict[str, Any]) -> testing.State:
         containers = [
-            testing.Container("dex", can_connect=True,
-                              mounts={"etc-dex": testing.Mount(location=DEX_CONFIG_DIR, source=self.dex_dir)},
-                              # The connector probe runs Dex, which is not here: it reports no failure.
-                              execs={testing.Exec(["/usr/local/bin/dex", "serve"], return_code=1)}),
+            testing.Container(
+                "dex",
+                can_connect=True,
+                mounts={"etc-dex": testing.Mount(location=DEX_CONFIG_DIR, source=self.dex_dir)},
+                # The connector probe runs Dex, which is not here: it reports no failure.
+                execs={testing.Exec(["/usr/local/bin/dex", "serve"], return_code=1)},
+            ),
             testing.Container("gatekeeper", can_connect=True),
         ]
         return testing.State(
@@ -133,4 +137,5 @@ class CharmRunner:
 
 def _with_config(state: testing.State, config: dict[str, Any]) -> testing.State:
     import dataclasses
+
     return dataclasses.replace(state, config=config)

@@ -52,26 +52,31 @@ def main() -> int:
         except (StackError, ProcessStartError) as err:
             print(f"demo: could not start the stack: {err}", file=sys.stderr)
             return 1
-        print(f"""
+        print(
+            f"""
 dex-auth demo is up (gateway: Caddy as {args.gateway}; Dex stand-in: npm oidc-provider).
 
-  Open:      {stack.url('/')}  (any path; the page shows what the upstream app received)
+  Open:      {stack.url("/")}  (any path; the page shows what the upstream app received)
   Log in as: {stack.username}
   Password:  {stack.password}
 
   Script access (password grant, then a bearer ID token; see the README's programmatic section):
     export DEX_AUTH_PASSWORD='<password>'
     TOKEN=$(PYTHONPATH=src .venv/bin/python -m dex_auth_login {stack.public_url} -u {stack.username})
-    curl -H "Authorization: Bearer $TOKEN" {stack.url('/whoami')}
-  Logout:    {stack.url(stack.prefix + '/logout')}
+    curl -H "Authorization: Bearer $TOKEN" {stack.url("/whoami")}
+  Logout:    {stack.url(stack.prefix + "/logout")}
   Logs:      {stack.log_dir}
 
-Press Ctrl-C to stop.""", flush=True)
+Press Ctrl-C to stop.""",
+            flush=True,
+        )
         while not stopping.wait(1.0):
             for name, process in stack.processes.processes.items():
                 if not process.running():
-                    print(f"demo: {name} exited (code {process.popen.returncode}); see {process.log_path}",
-                          file=sys.stderr)
+                    print(
+                        f"demo: {name} exited (code {process.popen.returncode}); see {process.log_path}",
+                        file=sys.stderr,
+                    )
                     return 1
         return 0
     except KeyboardInterrupt:

@@ -11,8 +11,12 @@ from urllib.parse import urljoin
 import requests
 
 MAX_HOPS = 15
-BROWSER_HEADERS = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate",
-                   "Sec-Fetch-Dest": "document", "User-Agent": "e2e-browser/1.0"}
+BROWSER_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+    "User-Agent": "e2e-browser/1.0",
+}
 
 
 class LoginFlowError(AssertionError):
@@ -77,20 +81,30 @@ def follow(session: requests.Session, method: str, url: str, hops: list[Hop], **
     raise LoginFlowError("too many redirects:\n" + "\n".join(f"  {h.method} {h.url} -> {h.status}" for h in hops))
 
 
-def open_login_page(session: requests.Session, url: str, hops: list[Hop] | None = None) -> tuple[requests.Response, Form]:
+def open_login_page(
+    session: requests.Session, url: str, hops: list[Hop] | None = None
+) -> tuple[requests.Response, Form]:
     """Navigate to a protected URL and land on the login form."""
     hops = [] if hops is None else hops
     page = follow(session, "GET", url, hops)
     found = [f for f in forms(page.text) if "login" in f.fields or "password" in f.fields]
     if page.status_code != 200 or not found:
-        raise LoginFlowError(f"expected Dex's login form, got {page.status_code}:\n"
-                             + "\n".join(f"  {h.method} {h.url} -> {h.status} {h.location or ''}" for h in hops)
-                             + f"\n{page.text[:500]}")
+        raise LoginFlowError(
+            f"expected Dex's login form, got {page.status_code}:\n"
+            + "\n".join(f"  {h.method} {h.url} -> {h.status} {h.location or ''}" for h in hops)
+            + f"\n{page.text[:500]}"
+        )
     return page, found[0]
 
 
-def submit_login(session: requests.Session, page: requests.Response, form: Form, username: str, password: str,
-                 hops: list[Hop] | None = None) -> FlowResult:
+def submit_login(
+    session: requests.Session,
+    page: requests.Response,
+    form: Form,
+    username: str,
+    password: str,
+    hops: list[Hop] | None = None,
+) -> FlowResult:
     hops = [] if hops is None else hops
     data = {**form.fields, "login": username, "password": password}
     response = follow(session, form.method.upper() or "POST", urljoin(page.url, form.action), hops, data=data)

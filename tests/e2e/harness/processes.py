@@ -90,8 +90,14 @@ class ManagedProcess:
             self.popen.wait(timeout=timeout)
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str,
-               process: ManagedProcess | None = None, interval: float = 0.05) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    process: ManagedProcess | None = None,
+    interval: float = 0.05,
+) -> None:
     """Poll `check` until it is true; fail early if `process` dies."""
     deadline = time.monotonic() + timeout
     while True:
@@ -114,6 +120,7 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str,
 def http_ready(url: str, ok_statuses: Sequence[int] = (200,)) -> Callable[[], bool]:
     def check() -> bool:
         return requests.get(url, timeout=1, allow_redirects=False).status_code in ok_statuses
+
     return check
 
 
@@ -126,9 +133,17 @@ class ProcessGroup:
         self.processes: dict[str, ManagedProcess] = {}
         self._starts: dict[str, int] = {}
 
-    def start(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-              cwd: Path | None = None, ready: Callable[[], bool] | None = None,
-              ready_what: str = "readiness", timeout: float = 20.0) -> ManagedProcess:
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        ready: Callable[[], bool] | None = None,
+        ready_what: str = "readiness",
+        timeout: float = 20.0,
+    ) -> ManagedProcess:
         if name in self.processes and self.processes[name].running():
             raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
         count = self._starts.get(name, 0)
@@ -139,8 +154,13 @@ class ProcessGroup:
         log = open(log_path, "wb")  # noqa: SIM115 - the child owns it until exit
         try:
             popen = subprocess.Popen(
-                list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=full_env, cwd=cwd, start_new_session=True,
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                cwd=cwd,
+                start_new_session=True,
             )
         finally:
             log.close()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import http.client
 import json
-from unittest import mock
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 
@@ -25,8 +25,14 @@ class RawResponse:
         return json.loads(self.body)
 
 
-def raw_request(base_url: str, method: str, target: str, headers: list[tuple[str, str]] | None = None,
-                body: bytes | None = None, timeout: float = 10.0) -> RawResponse:
+def raw_request(
+    base_url: str,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+) -> RawResponse:
     parts = urlsplit(base_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:

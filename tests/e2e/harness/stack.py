@@ -44,9 +44,12 @@ class StackError(RuntimeError):
 
 def upstream_mapping() -> dict[str, Any]:
     """The harness's own app route, as another charm (the dashboard) would publish it."""
-    return {"apiVersion": "getambassador.io/v3alpha1", "kind": "Mapping",
-            "metadata": {"name": "e2e-upstream", "namespace": "e2e"},
-            "spec": {"prefix": "/", "rewrite": "/", "service": UPSTREAM_SERVICE, "hostname": "*"}}
+    return {
+        "apiVersion": "getambassador.io/v3alpha1",
+        "kind": "Mapping",
+        "metadata": {"name": "e2e-upstream", "namespace": "e2e"},
+        "spec": {"prefix": "/", "rewrite": "/", "service": UPSTREAM_SERVICE, "hostname": "*"},
+    }
 
 
 @dataclass
@@ -78,8 +81,13 @@ class Stack:
     processes (ProcessGroup), gateway_mode, root (work dir), log_dir.
     """
 
-    def __init__(self, root: Path, charm_config: dict[str, Any], gateway_mode: str = "ambassador",
-                 gateway_port: int | None = None):
+    def __init__(
+        self,
+        root: Path,
+        charm_config: dict[str, Any],
+        gateway_mode: str = "ambassador",
+        gateway_port: int | None = None,
+    ):
         if gateway_mode not in GATEWAY_MODES:
             raise StackError(f"gateway_mode must be one of {GATEWAY_MODES}, not {gateway_mode!r}")
         self.root = root
@@ -216,8 +224,12 @@ class Stack:
     def _start_upstream(self) -> ManagedProcess:
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO / "tests" / "e2e"), "PYTHONUNBUFFERED": "1"}
         return self.processes.start(
-            "upstream", [sys.executable, "-m", "harness.upstream", "--port", str(self.ports.upstream)],
-            env=env, ready=http_ready(f"http://127.0.0.1:{self.ports.upstream}/"), ready_what="HTTP")
+            "upstream",
+            [sys.executable, "-m", "harness.upstream", "--port", str(self.ports.upstream)],
+            env=env,
+            ready=http_ready(f"http://127.0.0.1:{self.ports.upstream}/"),
+            ready_what="HTTP",
+        )
 
     def start_provider(self, *, new_signing_key: bool = False) -> ManagedProcess:
         """The Dex stand-in on the Dex config file the charm pushed. Keys survive restarts (Dex
@@ -230,13 +242,27 @@ class Stack:
             raise StackError("node is not installed (scripts/setup installs the e2e prerequisites)")
         if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
             raise StackError(f"npm packages missing in {PROVIDER_DIR}: run scripts/setup (npm ci)")
-        argv = [node, str(PROVIDER_DIR / "provider.js"), "--config", str(self.dex_config_path),
-                "--port", str(self.ports.provider), "--keys-file", str(keys),
-                "--telemetry-port", str(self.ports.provider_telemetry)]
+        argv = [
+            node,
+            str(PROVIDER_DIR / "provider.js"),
+            "--config",
+            str(self.dex_config_path),
+            "--port",
+            str(self.ports.provider),
+            "--keys-file",
+            str(keys),
+            "--telemetry-port",
+            str(self.ports.provider_telemetry),
+        ]
         env = {"PATH": os.environ.get("PATH", ""), "NODE_ENV": "production"}
         return self.processes.start(
-            "provider", argv, env=env, cwd=PROVIDER_DIR,
-            ready=http_ready(f"{self.provider_url}/.well-known/openid-configuration"), ready_what="discovery")
+            "provider",
+            argv,
+            env=env,
+            cwd=PROVIDER_DIR,
+            ready=http_ready(f"{self.provider_url}/.well-known/openid-configuration"),
+            ready_what="discovery",
+        )
 
     def stop_provider(self) -> None:
         self.processes.stop("provider")
@@ -250,8 +276,7 @@ class Stack:
             env["GATEKEEPER_REVOCATIONS_FILE"] = str(self.root / "gatekeeper-state" / "revocations")
         provider = urlsplit(env.get("GATEKEEPER_PROVIDER_URL", self.issuer))
         if provider.hostname in ("127.0.0.1", "localhost") and provider.port == DEX_WEB_PORT:
-            env["GATEKEEPER_PROVIDER_URL"] = urlunsplit(
-                provider._replace(netloc=f"127.0.0.1:{self.ports.provider}"))
+            env["GATEKEEPER_PROVIDER_URL"] = urlunsplit(provider._replace(netloc=f"127.0.0.1:{self.ports.provider}"))
         return env
 
     def start_gatekeeper(self, *, wait_ready: bool = True) -> ManagedProcess:
@@ -260,14 +285,24 @@ class Stack:
         argv = list(self.outputs.gatekeeper_command)
         if argv and argv[0] in ("python3", "python"):
             argv[0] = sys.executable
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1",
-               **self.gatekeeper_environment()}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(REPO / "src"),
+            "PYTHONUNBUFFERED": "1",
+            **self.gatekeeper_environment(),
+        }
         process = self.processes.start(
-            "gatekeeper", argv, env=env, cwd=self.root,
-            ready=http_ready(f"{self.gatekeeper_url}/healthz"), ready_what="/healthz")
+            "gatekeeper",
+            argv,
+            env=env,
+            cwd=self.root,
+            ready=http_ready(f"{self.gatekeeper_url}/healthz"),
+            ready_what="/healthz",
+        )
         if wait_ready:
-            wait_until(http_ready(f"{self.gatekeeper_url}/readyz"), timeout=20,
-                       what="gatekeeper /readyz", process=process)
+            wait_until(
+                http_ready(f"{self.gatekeeper_url}/readyz"), timeout=20, what="gatekeeper /readyz", process=process
+            )
         return process
 
     def stop_gatekeeper(self) -> None:
@@ -285,8 +320,10 @@ class Stack:
                     name = spec[key].split("://")[-1]
                     port = int(name.rsplit(":", 1)[1]) if ":" in name else 80
                     if port not in local:
-                        raise StackError(f"{resource['metadata']['name']}: {key} {spec[key]!r} is on port {port},"
-                                         f" where no dex-auth workload listens ({sorted(local)})")
+                        raise StackError(
+                            f"{resource['metadata']['name']}: {key} {spec[key]!r} is on port {port},"
+                            f" where no dex-auth workload listens ({sorted(local)})"
+                        )
                     services[name] = f"127.0.0.1:{local[port]}"
         return services
 
@@ -310,22 +347,39 @@ class Stack:
         argv = ["caddy", "run", "--config", str(path)]
         if suffix == "caddyfile":
             argv += ["--adapter", "caddyfile"]
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(caddy_home),
-               "XDG_CONFIG_HOME": str(caddy_home / "config"), "XDG_DATA_HOME": str(caddy_home / "data")}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(caddy_home),
+            "XDG_CONFIG_HOME": str(caddy_home / "config"),
+            "XDG_DATA_HOME": str(caddy_home / "data"),
+        }
         if shutil.which("caddy") is None:
             raise StackError("caddy is not installed (scripts/setup installs it)")
         process = self.processes.start(
-            "gateway", argv, env=env, cwd=self.root,
-            ready=http_ready(f"http://127.0.0.1:{self.ports.admin}/config/"), ready_what="admin API")
-        wait_until(lambda: requests.get(self.url(f"{self.prefix}/nonexistent"), timeout=2).status_code < 500,
-                   timeout=10, what="gateway routes to the gatekeeper", process=process)
+            "gateway",
+            argv,
+            env=env,
+            cwd=self.root,
+            ready=http_ready(f"http://127.0.0.1:{self.ports.admin}/config/"),
+            ready_what="admin API",
+        )
+        wait_until(
+            lambda: requests.get(self.url(f"{self.prefix}/nonexistent"), timeout=2).status_code < 500,
+            timeout=10,
+            what="gateway routes to the gatekeeper",
+            process=process,
+        )
         return process
 
     def _load_gateway_config(self) -> None:
         """Caddy's live reload through its admin API (the config is swapped without a restart)."""
         text, content_type = self.gateway_config()
-        answer = requests.post(f"http://127.0.0.1:{self.ports.admin}/load", data=text.encode(),
-                               headers={"Content-Type": content_type}, timeout=10)
+        answer = requests.post(
+            f"http://127.0.0.1:{self.ports.admin}/load",
+            data=text.encode(),
+            headers={"Content-Type": content_type},
+            timeout=10,
+        )
         if answer.status_code != 200:
             raise StackError(f"Caddy refused the new config: {answer.status_code} {answer.text[:500]}")
 

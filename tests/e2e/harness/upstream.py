@@ -63,7 +63,7 @@ class EchoHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _echo
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         # Method and path only: query strings and headers may carry tokens.
         print(f"upstream {self.command} {self.path.split('?')[0]} -> {args[1] if len(args) > 1 else ''}", flush=True)
 

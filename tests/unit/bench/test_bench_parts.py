@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from bench import apache, chain, counters, process_tree
 
 STATUS = "Name:\tpython3\nVmPeak:\t  90000 kB\nVmRSS:\t   41236 kB\nRssAnon:\t 30000 kB\n"
@@ -40,9 +39,13 @@ def test_tree_cpu_grows_with_work_done_here() -> None:
 def test_tree_rss_of_this_process_counts_a_child(tmp_path: Path) -> None:
     import subprocess
     import sys
+
     alone = process_tree.tree_rss_kib(os.getpid())
-    child = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert child.stdout.readline() == b"up\n"  # measure the interpreter, not a half-started fork
         with_child = process_tree.tree_rss_kib(os.getpid())
@@ -75,8 +78,12 @@ def test_outcome_counters_and_their_verification() -> None:
 
 
 def test_apache_client_is_added_to_the_dex_config() -> None:
-    dex = yaml.safe_dump({"issuer": "http://127.0.0.1:1/dex", "staticClients": [
-        {"id": "gk", "name": "gk", "secret": "s", "redirectURIs": ["http://x/cb"]}]})
+    dex = yaml.safe_dump(
+        {
+            "issuer": "http://127.0.0.1:1/dex",
+            "staticClients": [{"id": "gk", "name": "gk", "secret": "s", "redirectURIs": ["http://x/cb"]}],
+        }
+    )
     client = apache.ApacheClient(port=8123, secret="apache-secret")
     once = apache.with_client(dex, client)
     twice = yaml.safe_load(apache.with_client(once, client))
@@ -96,11 +103,23 @@ def test_httpd_config_protects_the_location_with_a_client_cookie_session(tmp_pat
 
 
 RESOURCES = [
-    {"apiVersion": "getambassador.io/v3alpha1", "kind": "AuthService", "metadata": {"name": "auth"},
-     "spec": {"auth_service": "dex-auth.m:8080", "path_prefix": "/authservice/check",
-              "allowed_request_headers": ["cookie"], "allowed_authorization_headers": ["kubeflow-userid"]}},
-    {"apiVersion": "getambassador.io/v3alpha1", "kind": "Mapping", "metadata": {"name": "app"},
-     "spec": {"prefix": "/", "rewrite": "/", "service": "app:80"}},
+    {
+        "apiVersion": "getambassador.io/v3alpha1",
+        "kind": "AuthService",
+        "metadata": {"name": "auth"},
+        "spec": {
+            "auth_service": "dex-auth.m:8080",
+            "path_prefix": "/authservice/check",
+            "allowed_request_headers": ["cookie"],
+            "allowed_authorization_headers": ["kubeflow-userid"],
+        },
+    },
+    {
+        "apiVersion": "getambassador.io/v3alpha1",
+        "kind": "Mapping",
+        "metadata": {"name": "app"},
+        "spec": {"prefix": "/", "rewrite": "/", "service": "app:80"},
+    },
 ]
 SERVICES = {"dex-auth.m:8080": "127.0.0.1:9001", "app:80": "127.0.0.1:9002"}
 
@@ -143,6 +162,7 @@ def test_auth_service_key_matches_the_harness_service_map() -> None:
 
 def test_collapsed_stacks_become_self_and_inclusive_shares() -> None:
     from bench.profile import NATIVE_ONLY, collapsed_shares
+
     raw = "main;loop;check;send 30\nmain;loop;check 10\nmain;loop;loop;select 20\n 40\nnot a stack line\n"
     samples, shares = collapsed_shares(raw)
     assert samples == 100

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from bench import report
 from bench.wrk import WrkResult
 
@@ -24,8 +23,12 @@ def test_ratios_against_caddy_and_apache() -> None:
 
 
 def test_session_check_targets_pass_and_miss() -> None:
-    results = {report.CADDY: result(70_000), report.APACHE: result(12_000),
-               "check-envoy-cookie": result(45_000, p99=3.0), "check-forward-auth-cookie": result(30_000, p99=6.0)}
+    results = {
+        report.CADDY: result(70_000),
+        report.APACHE: result(12_000),
+        "check-envoy-cookie": result(45_000, p99=3.0),
+        "check-forward-auth-cookie": result(30_000, p99=6.0),
+    }
     got = verdicts(report.targets(results, None))
     assert got == {
         "check-envoy-cookie >= 0.6x Caddy respond 200": "PASS",
@@ -38,8 +41,12 @@ def test_session_check_targets_pass_and_miss() -> None:
 
 
 def test_chain_target_is_on_cost_not_rate() -> None:
-    results = {"chain-forward-auth-direct": result(20_000), "chain-forward-auth-auth": result(10_000),
-               "chain-ambassador-direct": result(20_000), "chain-ambassador-auth": result(9_000)}
+    results = {
+        "chain-forward-auth-direct": result(20_000),
+        "chain-forward-auth-auth": result(10_000),
+        "chain-ambassador-direct": result(20_000),
+        "chain-ambassador-auth": result(9_000),
+    }
     found = {t.name: t for t in report.targets(results, None)}
     assert found["chain (forward-auth) with auth hop costs <= 2x the chain without"].passed  # exactly 2x
     ambassador = found["chain (ambassador) with auth hop costs <= 2x the chain without"]
@@ -75,22 +82,37 @@ def test_median_run_is_one_of_the_runs() -> None:
 
 
 def test_chain_cost_splits_the_hop_into_gateway_and_gatekeeper() -> None:
-    results = {"chain-forward-auth-direct": result(5_000), "chain-forward-auth-freeauth": result(4_000),
-               "chain-forward-auth-auth": result(2_500)}
+    results = {
+        "chain-forward-auth-direct": result(5_000),
+        "chain-forward-auth-freeauth": result(4_000),
+        "chain-forward-auth-auth": result(2_500),
+    }
     [cost] = report.chain_costs(results)
     assert (cost.direct_us, cost.free_auth_us, cost.auth_us) == (200, 250, 400)
     assert cost.gateway_hop_us == 50 and cost.gatekeeper_us == 150
-    assert "the gateway's sub-request to a do-nothing auth service is 50 and the gatekeeper 150" in \
-        report.chain_costs_text([cost])
+    assert (
+        "the gateway's sub-request to a do-nothing auth service is 50 and the gatekeeper 150"
+        in report.chain_costs_text([cost])
+    )
     [partial] = report.chain_costs({k: v for k, v in results.items() if "freeauth" not in k})
     assert partial.gatekeeper_us is None and "do-nothing" not in report.chain_costs_text([partial])
 
 
 def test_targets_by_cpu_time_sit_next_to_the_rate_targets() -> None:
-    results = {report.CADDY: result(20_000), report.APACHE: result(7_000), "check-envoy-cookie": result(15_000),
-               "chain-forward-auth-direct": result(5_000), "chain-forward-auth-auth": result(2_400)}
-    cpu = {report.CADDY: 50.0, report.APACHE: 230.0, "check-envoy-cookie": 76.0,
-           "chain-forward-auth-direct": 350.0, "chain-forward-auth-auth": 600.0}
+    results = {
+        report.CADDY: result(20_000),
+        report.APACHE: result(7_000),
+        "check-envoy-cookie": result(15_000),
+        "chain-forward-auth-direct": result(5_000),
+        "chain-forward-auth-auth": result(2_400),
+    }
+    cpu = {
+        report.CADDY: 50.0,
+        report.APACHE: 230.0,
+        "check-envoy-cookie": 76.0,
+        "chain-forward-auth-direct": 350.0,
+        "chain-forward-auth-auth": 600.0,
+    }
     found = {t.name: t for t in report.targets(results, None, cpu)}
     assert found["check-envoy-cookie >= 0.6x Caddy respond 200"].passed  # 0.75x by rate
     assert found["check-envoy-cookie >= 0.6x Caddy respond 200, by CPU"].measured == "0.66x"

@@ -7,7 +7,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from bench import wrk
 
 REPORT = """\
@@ -47,7 +46,8 @@ def test_latency_units_become_milliseconds() -> None:
 def test_error_answers_and_socket_errors_are_counted() -> None:
     text = REPORT.replace(
         "Requests/sec:",
-        "  Socket errors: connect 0, read 4, write 1, timeout 2\n  Non-2xx or 3xx responses: 17\nRequests/sec:")
+        "  Socket errors: connect 0, read 4, write 1, timeout 2\n  Non-2xx or 3xx responses: 17\nRequests/sec:",
+    )
     result = wrk.parse(text)
     assert result.errors == 4 + 1 + 2 + 17
     assert result.socket_errors == 4 + 1 + 2
@@ -72,10 +72,30 @@ def test_unknown_latency_unit_is_refused() -> None:
 
 
 def test_command_puts_script_arguments_after_the_url() -> None:
-    argv = wrk.command("http://h/p", {"Cookie": "a=b"}, seconds=5, connections=50, threads=2,
-                       script=Path("/tmp/c.lua"), script_args=("302", "set-cookie"))
-    assert argv == ["wrk", "-t2", "-c50", "-d5s", "--latency", "-H", "Cookie: a=b", "-s", "/tmp/c.lua",
-                    "http://h/p", "--", "302", "set-cookie"]
+    argv = wrk.command(
+        "http://h/p",
+        {"Cookie": "a=b"},
+        seconds=5,
+        connections=50,
+        threads=2,
+        script=Path("/tmp/c.lua"),
+        script_args=("302", "set-cookie"),
+    )
+    assert argv == [
+        "wrk",
+        "-t2",
+        "-c50",
+        "-d5s",
+        "--latency",
+        "-H",
+        "Cookie: a=b",
+        "-s",
+        "/tmp/c.lua",
+        "http://h/p",
+        "--",
+        "302",
+        "set-cookie",
+    ]
 
 
 class _Answers(BaseHTTPRequestHandler):
@@ -84,7 +104,7 @@ class _Answers(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     count = 0
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         type(self).count += 1
         self.send_response(302)
         self.send_header("Location", "/login")
@@ -105,13 +125,13 @@ def test_response_check_counts_answers_without_the_header_on_a_real_server() -> 
     try:
         with pytest.raises(wrk.WrkError, match=r"lacked 'set-cookie'"):
             wrk.run(url, seconds=1, connections=2, threads=1, check=wrk.ResponseCheck(302, "set-cookie"))
-        result = wrk.run(url, seconds=1, connections=2, threads=1, expect_errors=True,
-                         check=wrk.ResponseCheck(302, "set-cookie"))
+        result = wrk.run(
+            url, seconds=1, connections=2, threads=1, expect_errors=True, check=wrk.ResponseCheck(302, "set-cookie")
+        )
         assert result.check is not None and result.check.seen > 10
         assert result.check.wrong_status == 0
         assert result.check.missing_header == pytest.approx(result.check.seen / 3, abs=3)
-        status = wrk.run(url, seconds=1, connections=2, threads=1, expect_errors=True,
-                         check=wrk.ResponseCheck(200))
+        status = wrk.run(url, seconds=1, connections=2, threads=1, expect_errors=True, check=wrk.ResponseCheck(200))
         assert status.check is not None and status.check.wrong_status == status.check.seen
     finally:
         server.shutdown()

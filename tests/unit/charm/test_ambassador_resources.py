@@ -17,8 +17,11 @@ SCHEMAS = {
     },
     "getambassador.io/v2": {
         "Mapping": ["ambassador-v1.14.4-mappings-v1+v2", "emissary-v3.10.0-mappings-v2", "emissary-v4.1.0-mappings-v2"],
-        "AuthService": ["ambassador-v1.14.4-authservices-v1+v2", "emissary-v3.10.0-authservices-v2",
-                        "emissary-v4.1.0-authservices-v2"],
+        "AuthService": [
+            "ambassador-v1.14.4-authservices-v1+v2",
+            "emissary-v3.10.0-authservices-v2",
+            "emissary-v4.1.0-authservices-v2",
+        ],
     },
 }
 
@@ -28,8 +31,9 @@ def schema(name: str) -> dict:
 
 
 def settings(version: str) -> AmbassadorSettings:
-    return AmbassadorSettings(app_name="dex-auth", namespace="kubeflow", api_version=version,
-                              userid_header="x-user", groups_header="x-groups")
+    return AmbassadorSettings(
+        app_name="dex-auth", namespace="kubeflow", api_version=version, userid_header="x-user", groups_header="x-groups"
+    )
 
 
 @pytest.mark.parametrize("version", list(SCHEMAS))

@@ -37,14 +37,17 @@ def test_the_table_is_from_the_dex_the_charm_deploys() -> None:
     assert set(REQUIRED_FIELDS) == set(KNOWN_FIELDS)  # every type server/server.go registers
 
 
-@pytest.mark.parametrize(("ctype", "field", "present"), [
-    ("oidc", "insecureIssuer", False),
-    ("oidc", "issuerAlias", True),
-    ("oidc", "hostedDomains", True),
-    ("ldap", "groupSearch.recursionGroupAttr", True),
-    ("gitlab", "rootCAData", True),
-    ("google", "adminEmail", True),  # untagged Go field: encoding/json matches its name
-])
+@pytest.mark.parametrize(
+    ("ctype", "field", "present"),
+    [
+        ("oidc", "insecureIssuer", False),
+        ("oidc", "issuerAlias", True),
+        ("oidc", "hostedDomains", True),
+        ("ldap", "groupSearch.recursionGroupAttr", True),
+        ("gitlab", "rootCAData", True),
+        ("google", "adminEmail", True),  # untagged Go field: encoding/json matches its name
+    ],
+)
 def test_fields_the_old_hand_written_table_had_wrong(ctype: str, field: str, present: bool) -> None:
     assert has(ctype, field) is present
 
@@ -57,10 +60,21 @@ def test_every_field_the_charm_treats_specially_is_a_dex_field() -> None:
 
 
 def test_a_misspelt_new_field_is_caught() -> None:
-    entry = {"type": "oidc", "id": "o", "name": "O", "config": {
-        "issuer": "https://idp.example", "clientID": "c", "clientSecret": "s", "redirectURI": f"{ISSUER}/callback",
-        "issuerAlais": "https://old.example"}}
-    with pytest.raises(ConnectorValidationError, match='config.issuerAlais is not a oidc field .did you mean "issuerAlias"'):
+    entry = {
+        "type": "oidc",
+        "id": "o",
+        "name": "O",
+        "config": {
+            "issuer": "https://idp.example",
+            "clientID": "c",
+            "clientSecret": "s",
+            "redirectURI": f"{ISSUER}/callback",
+            "issuerAlais": "https://old.example",
+        },
+    }
+    with pytest.raises(
+        ConnectorValidationError, match='config.issuerAlais is not a oidc field .did you mean "issuerAlias"'
+    ):
         connectors.load(json.dumps([entry]), ISSUER)
 
 
@@ -74,9 +88,18 @@ def test_an_oidc_client_with_pkce_needs_no_secret() -> None:
 
 def test_file_fields_take_content_and_keep_paths() -> None:
     pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-    entry = {"type": "oidc", "id": "okta", "name": "Okta", "config": {
-        "issuer": "https://idp.example", "clientID": "c", "clientSecret": "s", "redirectURI": f"{ISSUER}/callback",
-        "rootCAs": [pem, "/etc/ssl/certs/ca-certificates.crt"]}}
+    entry = {
+        "type": "oidc",
+        "id": "okta",
+        "name": "Okta",
+        "config": {
+            "issuer": "https://idp.example",
+            "clientID": "c",
+            "clientSecret": "s",
+            "redirectURI": f"{ISSUER}/callback",
+            "rootCAs": [pem, "/etc/ssl/certs/ca-certificates.crt"],
+        },
+    }
     found = connectors.load(json.dumps([entry]), ISSUER)
     placed, files = connectors.place_files(found, "/d")
     assert placed[0]["config"]["rootCAs"] == ["/d/okta.rootCAs.0", "/etc/ssl/certs/ca-certificates.crt"]

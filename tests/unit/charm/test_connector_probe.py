@@ -8,12 +8,16 @@ import yaml
 
 import connector_probe as probe
 
-CONFIG = yaml.safe_dump({
-    "issuer": "https://kf.example.com/dex", "storage": {"type": "kubernetes", "config": {"inCluster": True}},
-    "web": {"http": "0.0.0.0:5556"}, "telemetry": {"http": "0.0.0.0:5558"},
-    "connectors": [{"type": "ldap", "id": "corp", "name": "Corp", "config": {"host": "ldap:636"}}],
-    "staticClients": [{"id": "c", "name": "C", "secret": "s", "redirectURIs": ["https://x/cb"]}],
-})
+CONFIG = yaml.safe_dump(
+    {
+        "issuer": "https://kf.example.com/dex",
+        "storage": {"type": "kubernetes", "config": {"inCluster": True}},
+        "web": {"http": "0.0.0.0:5556"},
+        "telemetry": {"http": "0.0.0.0:5558"},
+        "connectors": [{"type": "ldap", "id": "corp", "name": "Corp", "config": {"host": "ldap:636"}}],
+        "staticClients": [{"id": "c", "name": "C", "secret": "s", "redirectURIs": ["https://x/cb"]}],
+    }
+)
 
 
 def test_the_probe_keeps_connectors_and_drops_storage_and_listeners() -> None:
@@ -25,15 +29,24 @@ def test_the_probe_keeps_connectors_and_drops_storage_and_listeners() -> None:
 
 
 def test_failures_are_read_from_dexs_json_log() -> None:
-    log = "\n".join([
-        json.dumps({"level": "INFO", "msg": "config connector", "connector_id": "corp"}),
-        json.dumps({"level": "ERROR", "msg": "server: Failed to open connector", "id": "corp",
-                    "err": "ldap: read ca file: open /x: no such file or directory"}),
-        "not json",
-        "error: listening (telemetry) on 127.0.0.1:-1: listen tcp: address -1: invalid port",
-    ])
+    log = "\n".join(
+        [
+            json.dumps({"level": "INFO", "msg": "config connector", "connector_id": "corp"}),
+            json.dumps(
+                {
+                    "level": "ERROR",
+                    "msg": "server: Failed to open connector",
+                    "id": "corp",
+                    "err": "ldap: read ca file: open /x: no such file or directory",
+                }
+            ),
+            "not json",
+            "error: listening (telemetry) on 127.0.0.1:-1: listen tcp: address -1: invalid port",
+        ]
+    )
     assert probe.failures_from_log(log) == [
-        probe.ConnectorFailure("corp", "ldap: read ca file: open /x: no such file or directory")]
+        probe.ConnectorFailure("corp", "ldap: read ca file: open /x: no such file or directory")
+    ]
     assert probe.failures_from_log("") == []
 
 

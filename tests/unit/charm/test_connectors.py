@@ -92,11 +92,13 @@ def test_malformed_json_names_line_and_column():
 
 def test_aliases_are_refused_before_they_expand():
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8))
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+    )
     with pytest.raises(ConnectorsSyntaxError) as caught:
         connectors.parse(bomb)
     assert str(caught.value) == (
-        "connectors is not valid YAML or JSON at line 2, column 8: YAML aliases (*name) are not supported here")
+        "connectors is not valid YAML or JSON at line 2, column 8: YAML aliases (*name) are not supported here"
+    )
 
 
 @pytest.mark.parametrize("levels", [40, 2000])
@@ -179,9 +181,7 @@ def test_unknown_top_level_key_is_a_typo():
 
 
 def test_entry_that_is_not_a_mapping():
-    assert message("- github\n") == (
-        "connectors[0]: must be a mapping with type, id, name and config, not a string"
-    )
+    assert message("- github\n") == ("connectors[0]: must be a mapping with type, id, name and config, not a string")
 
 
 def test_name_is_required():
@@ -217,30 +217,56 @@ def test_every_problem_is_counted():
     assert str(caught.value).endswith("(and 2 more)")
 
 
-@pytest.mark.parametrize("ctype, config, expected", [
-    ("saml", {"ssoURL": "https://idp/sso", "usernameAttr": "u", "emailAttr": "e", "redirectURI": CALLBACK},
-     "config.ca or config.caData is required"),
-    ("github", {**GITHUB["config"], "org": "a", "orgs": [{"name": "b"}]},
-     "config.org and config.orgs cannot both be set"),
-    ("github", {**GITHUB["config"], "hostName": "https://ghe.example.com"}, "config.hostName must be a host name"),
-    ("github", {**GITHUB["config"], "rootCA": "/etc/ca.pem"}, "config.rootCA needs config.hostName"),
-    ("google", {**GITHUB["config"], "serviceAccountFilePath": "/sa.json"}, "needs config.domainToAdminEmail"),
-    ("microsoft", {**GITHUB["config"], "groupNameFormat": "upn"}, 'config.groupNameFormat must be "name" or "id"'),
-    ("oidc", {"clientID": "a", "clientSecret": "b", "redirectURI": CALLBACK},
-     "config.issuer is required for type oidc"),
-    ("keystone", {"domain": "d", "keystoneHost": "h", "keystoneUsername": "u"}, "config.keystonePassword is required"),
-    ("atlassian-crowd", {}, "config.baseURL is required"),
-    ("oauth", {**GITHUB["config"], "tokenURL": "t", "authorizationURL": "a"}, "config.userInfoURL is required"),
-    ("mockPassword", {"username": "u"}, "config.password is required"),
-])
+@pytest.mark.parametrize(
+    "ctype, config, expected",
+    [
+        (
+            "saml",
+            {"ssoURL": "https://idp/sso", "usernameAttr": "u", "emailAttr": "e", "redirectURI": CALLBACK},
+            "config.ca or config.caData is required",
+        ),
+        (
+            "github",
+            {**GITHUB["config"], "org": "a", "orgs": [{"name": "b"}]},
+            "config.org and config.orgs cannot both be set",
+        ),
+        ("github", {**GITHUB["config"], "hostName": "https://ghe.example.com"}, "config.hostName must be a host name"),
+        ("github", {**GITHUB["config"], "rootCA": "/etc/ca.pem"}, "config.rootCA needs config.hostName"),
+        ("google", {**GITHUB["config"], "serviceAccountFilePath": "/sa.json"}, "needs config.domainToAdminEmail"),
+        ("microsoft", {**GITHUB["config"], "groupNameFormat": "upn"}, 'config.groupNameFormat must be "name" or "id"'),
+        (
+            "oidc",
+            {"clientID": "a", "clientSecret": "b", "redirectURI": CALLBACK},
+            "config.issuer is required for type oidc",
+        ),
+        (
+            "keystone",
+            {"domain": "d", "keystoneHost": "h", "keystoneUsername": "u"},
+            "config.keystonePassword is required",
+        ),
+        ("atlassian-crowd", {}, "config.baseURL is required"),
+        ("oauth", {**GITHUB["config"], "tokenURL": "t", "authorizationURL": "a"}, "config.userInfoURL is required"),
+        ("mockPassword", {"username": "u"}, "config.password is required"),
+    ],
+)
 def test_type_specific_rules(ctype, config, expected):
     entry = {"type": ctype, "id": "x", "name": "X", "config": config}
     assert expected in message(json.dumps([entry]))
 
 
 def test_saml_with_one_ca_is_fine():
-    entry = {"type": "saml", "id": "s", "name": "S", "config": {
-        "ssoURL": "https://idp/sso", "usernameAttr": "u", "emailAttr": "e", "redirectURI": CALLBACK, "caData": "Zm9v"}}
+    entry = {
+        "type": "saml",
+        "id": "s",
+        "name": "S",
+        "config": {
+            "ssoURL": "https://idp/sso",
+            "usernameAttr": "u",
+            "emailAttr": "e",
+            "redirectURI": CALLBACK,
+            "caData": "Zm9v",
+        },
+    }
     assert connectors.load(json.dumps([entry]), ISSUER)[0]["id"] == "s"
 
 
@@ -268,8 +294,14 @@ def test_secret_references_are_resolved_with_the_key():
 
 
 def test_secret_reference_without_key_and_inside_lists():
-    entry = {**LDAP, "config": {**LDAP["config"], "bindPW": "secret:cs8abcdefghijklmnopq",
-                                "groupSearch": {"userMatchers": [{"userAttr": "secret:cs8abcdefghijklmnopq/filter"}]}}}
+    entry = {
+        **LDAP,
+        "config": {
+            **LDAP["config"],
+            "bindPW": "secret:cs8abcdefghijklmnopq",
+            "groupSearch": {"userMatchers": [{"userAttr": "secret:cs8abcdefghijklmnopq/filter"}]},
+        },
+    }
     values = {None: "pw", "filter": "(objectClass=group)"}
     (ldap,) = connectors.load(json.dumps([entry]), ISSUER, lambda uri, key: values[key])
     assert ldap["config"]["bindPW"] == "pw"
@@ -290,7 +322,8 @@ def test_secret_lookup_failure_names_the_field():
 def test_malformed_secret_reference():
     entry = {**GITHUB, "config": {**GITHUB["config"], "clientSecret": "secret:nope"}}
     assert "config.clientSecret looks like a Juju secret reference but is not one" in message(
-        json.dumps([entry]), lambda uri, key: "x")
+        json.dumps([entry]), lambda uri, key: "x"
+    )
 
 
 def test_password_connector_choice():

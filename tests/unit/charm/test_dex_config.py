@@ -19,10 +19,28 @@ from dex_config import (
 
 ISSUER = "https://kf.example.com/dex"
 # Top-level keys of Dex v2.45's config (dex.md); Dex ignores anything else silently.
-DEX_KEYS = {"issuer", "storage", "web", "telemetry", "expiry", "logger", "oauth2", "staticClients",
-            "enablePasswordDB", "staticPasswords", "connectors", "frontend", "signer", "grpc"}
-LDAP = {"type": "ldap", "id": "ldap", "name": "LDAP",
-        "config": {"host": "h:636", "userSearch": {"baseDN": "dc=x", "username": "uid"}}}
+DEX_KEYS = {
+    "issuer",
+    "storage",
+    "web",
+    "telemetry",
+    "expiry",
+    "logger",
+    "oauth2",
+    "staticClients",
+    "enablePasswordDB",
+    "staticPasswords",
+    "connectors",
+    "frontend",
+    "signer",
+    "grpc",
+}
+LDAP = {
+    "type": "ldap",
+    "id": "ldap",
+    "name": "LDAP",
+    "config": {"host": "h:636", "userSearch": {"baseDN": "dc=x", "username": "uid"}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +51,7 @@ def user() -> StaticUser:
 def settings(**overrides) -> DexSettings:
     base = dict(
         issuer=ISSUER,
-        clients=(gatekeeper_client("https://kf.example.com", "dex-auth-gatekeeper", "cs"),
-                 cli_client("dex-auth-cli")),
+        clients=(gatekeeper_client("https://kf.example.com", "dex-auth-gatekeeper", "cs"), cli_client("dex-auth-cli")),
     )
     return DexSettings(**{**base, **overrides})
 
@@ -53,8 +70,12 @@ def test_core_keys(user):
 def test_password_grant_uses_the_local_database(user):
     oauth2 = render_dex_config(settings(static_user=user))["oauth2"]
     assert oauth2["passwordConnector"] == "local"
-    assert set(oauth2["grantTypes"]) == {"authorization_code", "refresh_token", "password",
-                                         "urn:ietf:params:oauth:grant-type:device_code"}
+    assert set(oauth2["grantTypes"]) == {
+        "authorization_code",
+        "refresh_token",
+        "password",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    }
 
 
 def test_no_password_connector_means_no_password_grant():
@@ -86,8 +107,12 @@ def test_no_way_to_log_in_is_refused():
 def test_clients():
     clients = render_dex_config(settings())["staticClients"]
     gatekeeper, cli = clients
-    assert gatekeeper == {"id": "dex-auth-gatekeeper", "name": "dex-auth gatekeeper",
-                          "redirectURIs": ["https://kf.example.com/authservice/oidc/callback"], "secret": "cs"}
+    assert gatekeeper == {
+        "id": "dex-auth-gatekeeper",
+        "name": "dex-auth gatekeeper",
+        "redirectURIs": ["https://kf.example.com/authservice/oidc/callback"],
+        "secret": "cs",
+    }
     assert cli["public"] is True and "secret" not in cli
     assert cli["redirectURIs"] == ["urn:ietf:wg:oauth:2.0:oob", "http://localhost:8000", "/device/callback"]
 

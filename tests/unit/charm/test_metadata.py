@@ -46,9 +46,21 @@ def test_project_model(project_data):
 
 def test_config_model():
     config = JujuConfig.model_validate(load("config.yaml"))
-    assert {"public-url", "connectors", "enable-password-db", "static-username", "static-password",
-            "session-lifetime", "userid-header", "userid-claim", "groups-header", "skip-auth-paths",
-            "extra-bearer-audiences", "ambassador-api-version", "log-level"} <= set(config.options)
+    assert {
+        "public-url",
+        "connectors",
+        "enable-password-db",
+        "static-username",
+        "static-password",
+        "session-lifetime",
+        "userid-header",
+        "userid-claim",
+        "groups-header",
+        "skip-auth-paths",
+        "extra-bearer-audiences",
+        "ambassador-api-version",
+        "log-level",
+    } <= set(config.options)
     assert linters.JujuConfig().run(ROOT) == linters.JujuConfig.Result.OK
 
 
@@ -159,9 +171,16 @@ def test_the_rock_lock_is_closed_under_dependencies():
     from packaging.requirements import Requirement
 
     lock = _lock()
-    environment = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
-                   "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython",
-                   "platform_python_implementation": "CPython", "os_name": "posix"}
+    environment = {
+        "python_version": "3.12",
+        "python_full_version": "3.12.3",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+    }
     checked = 0
     for name, (version, _) in lock.items():
         try:
@@ -175,7 +194,8 @@ def test_the_rock_lock_is_closed_under_dependencies():
         for text in dist.requires or []:
             requirement = Requirement(text)
             if requirement.marker and not any(
-                    requirement.marker.evaluate({**environment, "extra": extra}) for extra in extras):
+                requirement.marker.evaluate({**environment, "extra": extra}) for extra in extras
+            ):
                 continue
             assert canonical(requirement.name) in lock, f"{name} needs {requirement.name}, which is not locked"
     assert checked >= 5, "too few locked packages are installed here to check the lock"

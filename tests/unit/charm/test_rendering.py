@@ -33,11 +33,14 @@ def test_no_static_user_without_a_hash():
     assert "staticPasswords" not in yaml.safe_load(rendered.dex_config)
 
 
-@pytest.mark.parametrize("config, error", [
-    ({"public-url": "ftp://x"}, SettingsError),
-    ({"public-url": "https://x", "connectors": "- [1"}, ConnectorsError),
-    ({"public-url": "https://x", "enable-password-db": False}, DexConfigError),
-])
+@pytest.mark.parametrize(
+    "config, error",
+    [
+        ({"public-url": "ftp://x"}, SettingsError),
+        ({"public-url": "https://x", "connectors": "- [1"}, ConnectorsError),
+        ({"public-url": "https://x", "enable-password-db": False}, DexConfigError),
+    ],
+)
 def test_each_kind_of_bad_input_has_its_error(config, error):
     with pytest.raises(error):
         render_from_config(config, secrets=SECRETS)

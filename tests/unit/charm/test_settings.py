@@ -30,13 +30,16 @@ def test_missing_public_url():
         parse_settings({})
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("kf.example.com", "must start with https:// or http://"),
-    ("https://kf.example.com/kubeflow", "without a path"),
-    ("https://kf.example.com?x=1", "without a path, query or fragment"),
-    ("https://u:p@kf.example.com", "user name or password"),
-    ("https://kf.example.com:99999", "invalid port"),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("kf.example.com", "must start with https:// or http://"),
+        ("https://kf.example.com/kubeflow", "without a path"),
+        ("https://kf.example.com?x=1", "without a path, query or fragment"),
+        ("https://u:p@kf.example.com", "user name or password"),
+        ("https://kf.example.com:99999", "invalid port"),
+    ],
+)
 def test_bad_public_url(url, problem):
     with pytest.raises(SettingsError, match="public-url") as caught:
         parse_settings({"public-url": url})
@@ -47,22 +50,25 @@ def test_http_turns_secure_cookies_off():
     assert parse_settings({"public-url": "http://localhost:8080"}).secure_cookies is False
 
 
-@pytest.mark.parametrize("option, value, text", [
-    ("session-lifetime", "3x", "config session-lifetime: must be seconds or a number with s, m, h or d"),
-    ("session-lifetime", "0", "config session-lifetime"),
-    ("id-token-expiry", "1 day", "config id-token-expiry: must be a duration"),
-    ("skip-auth-paths", "/ok, nope", "config skip-auth-paths: each entry must be a path starting with /"),
-    ("after-logout-url", "https://evil.example.com", "config after-logout-url"),
-    ("after-logout-url", "//evil.example.com", "config after-logout-url"),
-    ("ambassador-api-version", "getambassador.io/v1", "config ambassador-api-version: must be one of"),
-    ("log-level", "verbose", "config log-level: must be one of debug, info, warning, error"),
-    ("gatekeeper-workers", 0, "config gatekeeper-workers"),
-    ("static-username", "admin", "config static-username: must be an email address"),
-    ("userid-header", "kubeflow userid", "config userid-header: must be an HTTP header name"),
-    ("userid-claim", "", "config userid-claim"),
-    ("groups-header", "KUBEFLOW-USERID", "config groups-header: must differ from userid-header"),
-    ("userid-prefix", "a\nb", "config userid-prefix: must not contain control characters"),
-])
+@pytest.mark.parametrize(
+    "option, value, text",
+    [
+        ("session-lifetime", "3x", "config session-lifetime: must be seconds or a number with s, m, h or d"),
+        ("session-lifetime", "0", "config session-lifetime"),
+        ("id-token-expiry", "1 day", "config id-token-expiry: must be a duration"),
+        ("skip-auth-paths", "/ok, nope", "config skip-auth-paths: each entry must be a path starting with /"),
+        ("after-logout-url", "https://evil.example.com", "config after-logout-url"),
+        ("after-logout-url", "//evil.example.com", "config after-logout-url"),
+        ("ambassador-api-version", "getambassador.io/v1", "config ambassador-api-version: must be one of"),
+        ("log-level", "verbose", "config log-level: must be one of debug, info, warning, error"),
+        ("gatekeeper-workers", 0, "config gatekeeper-workers"),
+        ("static-username", "admin", "config static-username: must be an email address"),
+        ("userid-header", "kubeflow userid", "config userid-header: must be an HTTP header name"),
+        ("userid-claim", "", "config userid-claim"),
+        ("groups-header", "KUBEFLOW-USERID", "config groups-header: must differ from userid-header"),
+        ("userid-prefix", "a\nb", "config userid-prefix: must not contain control characters"),
+    ],
+)
 def test_bad_values_name_the_option(option, value, text):
     with pytest.raises(SettingsError) as caught:
         parse_settings({**GOOD, option: value})

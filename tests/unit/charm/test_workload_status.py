@@ -6,10 +6,13 @@ from workload_status import MAX_REASON, CheckReport, dex_status, failure_reason,
 
 # Pebble's task log format (internals/overlord/state/task.go) around an HTTP check's error
 # (internals/overlord/checkstate/checkers.go); the body is Dex's /healthz JSON.
-DEX_503 = ('2026-12-02T07:00:00Z ERROR non-2xx status code 503; {"storage":{"message":"failed",'
-           '"error":{"message":"create auth request: authrequests.dex.coreos.com is forbidden"}}}')
-REFUSED = ('2026-12-02T07:00:00Z ERROR Get "http://localhost:5558/healthz": dial tcp [::1]:5558: '
-           'connect: connection refused')
+DEX_503 = (
+    '2026-12-02T07:00:00Z ERROR non-2xx status code 503; {"storage":{"message":"failed",'
+    '"error":{"message":"create auth request: authrequests.dex.coreos.com is forbidden"}}}'
+)
+REFUSED = (
+    '2026-12-02T07:00:00Z ERROR Get "http://localhost:5558/healthz": dial tcp [::1]:5558: connect: connection refused'
+)
 
 
 def down(log: str) -> CheckReport:
@@ -18,9 +21,11 @@ def down(log: str) -> CheckReport:
 
 def test_the_reason_is_the_error_without_pebble_prefix() -> None:
     assert failure_reason(DEX_503) == (
-        "non-2xx status code 503: storage: create auth request: authrequests.dex.coreos.com is forbidden")
+        "non-2xx status code 503: storage: create auth request: authrequests.dex.coreos.com is forbidden"
+    )
     assert failure_reason("2026-12-02T07:00:00Z ERROR non-2xx status code 503; not ready: timeout") == (
-        "non-2xx status code 503; not ready: timeout")
+        "non-2xx status code 503; not ready: timeout"
+    )
 
 
 def test_a_long_reason_is_cut() -> None:

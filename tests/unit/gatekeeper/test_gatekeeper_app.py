@@ -7,13 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-
-from gatekeeper.app import Gatekeeper
-from gatekeeper.cookies import SESSION_COOKIE, STATE_COOKIE_PREFIX
-from gatekeeper.login import RETRY_MARK
-from gatekeeper.provider import Provider
-from gatekeeper.sessions import SessionCodec
-
 from gatekeeper_fixtures import (
     CLIENT_ID,
     PUBLIC_ISSUER,
@@ -24,6 +17,12 @@ from gatekeeper_fixtures import (
     make_settings,
     ready_app,
 )
+
+from gatekeeper.app import Gatekeeper
+from gatekeeper.cookies import SESSION_COOKIE, STATE_COOKIE_PREFIX
+from gatekeeper.login import RETRY_MARK
+from gatekeeper.provider import Provider
+from gatekeeper.sessions import SessionCodec
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8", "sec-fetch-mode": "navigate"}
 
@@ -485,11 +484,14 @@ def test_a_revoked_id_token_stays_revoked_in_another_spelling(dex):
     async def scenario(app):
         id_token = dex.id_token()
         padded = {"authorization": f"Bearer {id_token}=="}
-        await asgi(app, "POST", "/authservice/logout", {"authorization": f"Bearer {id_token}",
-                                                        "accept": "application/json"})
+        await asgi(
+            app, "POST", "/authservice/logout", {"authorization": f"Bearer {id_token}", "accept": "application/json"}
+        )
         assert (await asgi(app, "GET", "/authservice/check/x", padded)).status == 401
         as_cookie = {"cookie": f"{SESSION_COOKIE}={id_token}=="}
-        assert (await asgi(app, "GET", "/authservice/check/x", {**as_cookie, "accept": "application/json"})).status == 401
+        assert (
+            await asgi(app, "GET", "/authservice/check/x", {**as_cookie, "accept": "application/json"})
+        ).status == 401
 
     run(dex, scenario)
 
@@ -625,7 +627,7 @@ def test_garbage_never_gives_a_500(dex):
             for headers in GARBAGE_HEADERS + [BROWSER]:
                 for method in ("GET", "POST"):
                     reply = await asgi(app, method, target, headers)
-                    assert reply.status < 500 or reply.status == 503 and b"internal_error" not in reply.body, (
+                    assert reply.status < 500 or (reply.status == 503 and b"internal_error" not in reply.body), (
                         target,
                         headers,
                     )

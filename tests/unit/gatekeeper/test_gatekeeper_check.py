@@ -2,11 +2,10 @@ import asyncio
 import time
 
 import pytest
+from gatekeeper_fixtures import ready_app
 
 from gatekeeper.check import bearer_token, is_api_call
 from gatekeeper.sessions import TokenError
-
-from gatekeeper_fixtures import ready_app
 
 
 @pytest.mark.parametrize(

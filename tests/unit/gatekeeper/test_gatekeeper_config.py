@@ -1,8 +1,7 @@
 import pytest
+from gatekeeper_fixtures import base_env
 
 from gatekeeper.config import ConfigError, load_settings, parse_lifetime
-
-from gatekeeper_fixtures import base_env
 
 
 def test_defaults_follow_the_contract():

@@ -1,8 +1,7 @@
 import pytest
+from gatekeeper_fixtures import make_settings
 
 from gatekeeper.headers import IdentityHeaders, UnsafeIdentity, usable_groups
-
-from gatekeeper_fixtures import make_settings
 
 
 def test_identity_headers_always_both_present():

@@ -2,12 +2,11 @@ import asyncio
 import time
 
 import jwt
+from gatekeeper_fixtures import ready_app
 
 from gatekeeper.cookies import STATE_COOKIE_PREFIX
 from gatekeeper.login import MAX_EXPIRED_PER_ANSWER, MAX_STATE_COOKIES, pkce_challenge
 from gatekeeper.sessions import Signer
-
-from gatekeeper_fixtures import ready_app
 
 
 def test_pkce_challenge_matches_rfc7636_example():

@@ -7,7 +7,6 @@ import sys
 
 import httpx
 import pytest
-
 from gatekeeper_fixtures import process_env as _env
 from gatekeeper_fixtures import serving
 

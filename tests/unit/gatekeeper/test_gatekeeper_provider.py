@@ -3,10 +3,9 @@ import json
 
 import jwt
 import pytest
+from gatekeeper_fixtures import CLIENT_ID, PUBLIC_ISSUER, FakeDex, free_port, make_settings, settings_for
 
 from gatekeeper.provider import CodeExchangeError, Provider, ProviderUnavailable, parse_jwks
-
-from gatekeeper_fixtures import CLIENT_ID, PUBLIC_ISSUER, FakeDex, free_port, make_settings, settings_for
 
 
 def test_discovery_rewrites_internal_endpoints_but_keeps_public_authorization(dex):

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from gatekeeper_fixtures import PUBLIC_URL, FakeDex, serving
 
 
@@ -59,8 +58,11 @@ def test_hot_path_answers_with_the_identity_bytes_of_a_non_ascii_user(base, dex_
 @pytest.mark.parametrize("style", ["envoy", "forward-auth"])
 def test_identity_lookalike_header_is_refused_even_when_rsgi_drops_its_value(base, dex_module, value, style):
     cookie, _ = log_in(base, dex_module)
-    path, extra = ("/authservice/check/x", []) if style == "envoy" else (
-        "/authservice/forward-auth", [(b"x-forwarded-uri", b"/x"), (b"x-forwarded-method", b"GET")])
+    path, extra = (
+        ("/authservice/check/x", [])
+        if style == "envoy"
+        else ("/authservice/forward-auth", [(b"x-forwarded-uri", b"/x"), (b"x-forwarded-method", b"GET")])
+    )
     answer = check(base, path, cookie, [*extra, (b"kubeflow_userid", value)])
     assert answer.status_code == 400, answer.text
     assert "kubeflow_userid" in answer.json()["reason"]
@@ -107,8 +109,11 @@ def test_session_cookie_in_a_second_cookie_header_is_found(base, dex_module):
     cookie, _ = log_in(base, dex_module)
     answer = httpx.get(
         base + "/authservice/check/x",
-        headers=[(b"accept", b"application/json"), (b"cookie", b"theme=dark"),
-                 (b"cookie", f"authservice_session={cookie}".encode())],
+        headers=[
+            (b"accept", b"application/json"),
+            (b"cookie", b"theme=dark"),
+            (b"cookie", f"authservice_session={cookie}".encode()),
+        ],
     )
     assert answer.status_code == 200 and answer.headers["kubeflow-userid"] == "jane@example.com"
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from login_support import PROVIDER_JS, RunningProvider, dex_config, free_port
 
 
@@ -35,7 +34,8 @@ def start_provider(tmp_path: Path) -> Iterator[Callable[..., RunningProvider]]:
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 ["node", str(PROVIDER_JS), "--config", str(config_path), "--port", str(port)],
-                stdout=log, stderr=subprocess.STDOUT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         running = RunningProvider(url, f"{url}/dex", process, log_path)
         started.append(running)

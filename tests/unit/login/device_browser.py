@@ -9,8 +9,9 @@ import requests
 from dex_auth_login.browser_flow import parse_page
 
 
-def approve_device(verification_uri: str, user_code: str, username: str, password: str, *,
-                   deny: bool = False, max_steps: int = 10) -> str:
+def approve_device(
+    verification_uri: str, user_code: str, username: str, password: str, *, deny: bool = False, max_steps: int = 10
+) -> str:
     """Enter the user code, log in, confirm; returns the text of the last page."""
     http = requests.Session()
     response = http.get(verification_uri, timeout=10)

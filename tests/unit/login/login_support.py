@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+
 from dex_config import cli_client
 
 REPO = Path(__file__).resolve().parents[3]

@@ -33,14 +33,20 @@ DEX_CHOOSER_PAGE = """
 def test_dex_password_form_is_filled_with_its_own_fields() -> None:
     page = parse_page(DEX_PASSWORD_PAGE)
     [form] = page.forms
-    assert (form.method, form.action, form.password_field) == ("post", "/dex/auth/local/login?back=&state=abc123", "password")
+    assert (form.method, form.action, form.password_field) == (
+        "post",
+        "/dex/auth/local/login?back=&state=abc123",
+        "password",
+    )
     assert fill_login_form(form, "ann@example.com", "pw") == {"login": "ann@example.com", "password": "pw"}
 
 
 def test_other_login_field_names_and_hidden_fields_are_kept() -> None:
-    page = parse_page('<form method="post" action="/x"><input type="hidden" name="csrf" value="c1">'
-                      '<input type="email" name="username"><input type="password" name="pw">'
-                      '<input type="checkbox" name="remember"><button type="submit" name="go" value="1">Go</button></form>')
+    page = parse_page(
+        '<form method="post" action="/x"><input type="hidden" name="csrf" value="c1">'
+        '<input type="email" name="username"><input type="password" name="pw">'
+        '<input type="checkbox" name="remember"><button type="submit" name="go" value="1">Go</button></form>'
+    )
     assert fill_login_form(page.forms[0], "ann", "pw") == {"csrf": "c1", "username": "ann", "pw": "pw", "go": "1"}
 
 

@@ -42,7 +42,10 @@ def test_an_existing_open_folder_and_file_are_tightened(cache_file: Path) -> Non
 
 def test_entries_are_kept_per_key_and_removed_one_by_one(cache_file: Path) -> None:
     cache = TokenCache(cache_file)
-    a, b = cache_key("https://a.example.com/dex/", "dex-auth-cli"), cache_key("https://b.example.com/dex", "dex-auth-cli")
+    a, b = (
+        cache_key("https://a.example.com/dex/", "dex-auth-cli"),
+        cache_key("https://b.example.com/dex", "dex-auth-cli"),
+    )
     assert a == "https://a.example.com/dex dex-auth-cli"
     cache.put(a, {"n": 1})
     cache.put(b, {"n": 2})
@@ -51,7 +54,9 @@ def test_entries_are_kept_per_key_and_removed_one_by_one(cache_file: Path) -> No
     assert (cache.get(a), cache.get(b)) == (None, {"n": 2})
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"version": 99, "entries": {"k": 1}}', '{"version": 1, "entries": []}'])
+@pytest.mark.parametrize(
+    "content", ["not json", "[]", '{"version": 99, "entries": {"k": 1}}', '{"version": 1, "entries": []}']
+)
 def test_a_damaged_cache_reads_as_empty_and_is_rewritten(cache_file: Path, content: str) -> None:
     cache_file.parent.mkdir(parents=True)
     cache_file.write_text(content)
@@ -78,16 +83,21 @@ def test_default_path_follows_xdg_cache_home(monkeypatch: pytest.MonkeyPatch, tm
 
 def test_the_lock_excludes_another_process_and_gives_up_after_its_timeout(cache_file: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
-            sys.path.insert(0, {str(Path(__file__).resolve().parents[3] / 'src')!r})
+            sys.path.insert(0, {str(Path(__file__).resolve().parents[3] / "src")!r})
             from dex_auth_login.cache import TokenCache
             with TokenCache({str(cache_file)!r}).locked():
                 print("locked", flush=True)
                 time.sleep(2)
             time.sleep(5)
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"

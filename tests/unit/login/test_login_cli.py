@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from login_support import PASSWORD, USER, RunningProvider, free_port
+
 from dex_auth_login.cli import build_parser, format_output, main
 from dex_auth_login.tokens import jwt_claims
 
@@ -20,8 +20,14 @@ SRC = Path(__file__).resolve().parents[3] / "src"
 def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DEX_AUTH_")}
     environment.update({"PYTHONPATH": str(SRC)}, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "dex_auth_login", *args], input=stdin, capture_output=True,
-                          text=True, env=environment, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "dex_auth_login", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
 
 
 class FakeTty(io.StringIO):
@@ -38,8 +44,10 @@ def test_parser_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not (args.device or args.cookie or args.export or args.header or args.no_cache)
 
 
-@pytest.mark.parametrize("argv", [["--device", "--cookie"], ["--export", "--header"], ["--no-cache", "--cache-file", "x"],
-                                  ["--password", "secret"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--device", "--cookie"], ["--export", "--header"], ["--no-cache", "--cache-file", "x"], ["--password", "secret"]],
+)
 def test_conflicting_or_unknown_options_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         build_parser().parse_args(["https://k.example.com", *argv])
@@ -50,9 +58,14 @@ def test_output_formats() -> None:
     assert format_output("t.o.k", cookie=False, export=False, header=False) == "t.o.k"
     assert format_output("t.o.k", cookie=False, export=True, header=False) == "export KF_TOKEN=t.o.k"
     assert format_output("t.o.k", cookie=False, export=False, header=True) == "Authorization: Bearer t.o.k"
-    assert format_output("authservice_session=v", cookie=True, export=True, header=False) == \
-        "export KF_COOKIE=authservice_session=v"
-    assert format_output("authservice_session=v", cookie=True, export=False, header=True) == "Cookie: authservice_session=v"
+    assert (
+        format_output("authservice_session=v", cookie=True, export=True, header=False)
+        == "export KF_COOKIE=authservice_session=v"
+    )
+    assert (
+        format_output("authservice_session=v", cookie=True, export=False, header=True)
+        == "Cookie: authservice_session=v"
+    )
     assert format_output("a b", cookie=False, export=True, header=False) == "export KF_TOKEN='a b'"
 
 
@@ -69,7 +82,9 @@ def test_scopes_without_openid_are_refused(capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.e2e
 def test_password_from_stdin_prints_the_token(provider: RunningProvider, cache_file: Path) -> None:
-    result = run_cli(provider.url, "-u", USER, "--password-stdin", "--cache-file", str(cache_file), stdin=PASSWORD + "\n")
+    result = run_cli(
+        provider.url, "-u", USER, "--password-stdin", "--cache-file", str(cache_file), stdin=PASSWORD + "\n"
+    )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert jwt_claims(token)["email"] == USER
@@ -89,9 +104,9 @@ def test_password_from_the_environment_and_export_and_header_modes(provider: Run
 
 
 @pytest.mark.e2e
-def test_the_password_is_prompted_on_a_terminal(provider: RunningProvider, cache_file: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_password_is_prompted_on_a_terminal(
+    provider: RunningProvider, cache_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("DEX_AUTH_PASSWORD", raising=False)
     prompts: list[str] = []
     monkeypatch.setattr("getpass.getpass", lambda prompt: prompts.append(prompt) or PASSWORD)
@@ -104,13 +119,17 @@ def test_without_a_terminal_the_missing_password_is_a_usage_error(provider: Runn
     result = run_cli(provider.url, "-u", USER, "--cache-file", str(cache_file))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "dex-auth-login: error: no password: use --password-stdin or set DEX_AUTH_PASSWORD")
+        "dex-auth-login: error: no password: use --password-stdin or set DEX_AUTH_PASSWORD"
+    )
 
 
 @pytest.mark.e2e
-def test_wrong_password_exit_code_and_message_never_show_the_password(provider: RunningProvider, cache_file: Path) -> None:
-    result = run_cli(provider.url, "-u", USER, "--password-stdin", "--cache-file", str(cache_file),
-                     stdin="Wr0ng-Secret\n")
+def test_wrong_password_exit_code_and_message_never_show_the_password(
+    provider: RunningProvider, cache_file: Path
+) -> None:
+    result = run_cli(
+        provider.url, "-u", USER, "--password-stdin", "--cache-file", str(cache_file), stdin="Wr0ng-Secret\n"
+    )
     assert result.returncode == 5
     assert result.stdout == ""
     assert result.stderr == f"dex-auth-login: error: Dex refused the username or password for user '{USER}'\n"
@@ -122,7 +141,10 @@ def test_disabled_grant_and_unknown_client_exit_codes(start_provider, cache_file
     running = start_provider(oauth2={"skipApprovalScreen": True})
     disabled = run_cli(running.url, "-u", USER, "--password-stdin", "--no-cache", stdin=PASSWORD)
     assert disabled.returncode == 6 and "does not allow the password grant" in disabled.stderr, (
-        disabled.returncode, disabled.stderr, running.log())
+        disabled.returncode,
+        disabled.stderr,
+        running.log(),
+    )
     unknown = run_cli(running.url, "-u", USER, "--password-stdin", "--no-cache", "--client-id", "nope", stdin=PASSWORD)
     assert unknown.returncode == 7 and "'nope'" in unknown.stderr, (unknown.returncode, unknown.stderr)
 
@@ -136,7 +158,12 @@ def test_unreachable_and_not_dex_exit_codes(cache_file: Path) -> None:
 
 @pytest.mark.e2e
 def test_forget_removes_the_cached_login(provider: RunningProvider, cache_file: Path) -> None:
-    assert run_cli(provider.url, "-u", USER, "--password-stdin", "--cache-file", str(cache_file), stdin=PASSWORD).returncode == 0
+    assert (
+        run_cli(
+            provider.url, "-u", USER, "--password-stdin", "--cache-file", str(cache_file), stdin=PASSWORD
+        ).returncode
+        == 0
+    )
     forgot = run_cli(provider.url, "--forget", "--cache-file", str(cache_file))
     assert forgot.returncode == 0 and "forgot the cached login" in forgot.stderr and forgot.stdout == ""
     again = run_cli(provider.url, "--cache-file", str(cache_file))  # nothing cached, no password: must ask

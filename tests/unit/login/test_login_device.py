@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from login_support import PASSWORD, USER, RunningProvider
 from device_browser import approve_device
+from login_support import PASSWORD, USER, RunningProvider
+
 from dex_auth_login import DeviceLoginError, DevicePrompt, GrantDisabledError, TokenCache, obtain_tokens
 from dex_auth_login.device import run_device_flow
 from dex_auth_login.provider import DeviceAuthorization
@@ -25,6 +25,7 @@ def approving(*, deny: bool = False, results: list[str] | None = None):
             page = approve_device(prompt.verification_uri, prompt.user_code, USER, PASSWORD, deny=deny)
             if results is not None:
                 results.append(page)
+
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
         threads.append(thread)
@@ -69,8 +70,13 @@ def test_device_login_not_approved_in_time(start_provider) -> None:
 
 @pytest.mark.e2e
 def test_device_flow_turned_off_is_named(start_provider) -> None:
-    running = start_provider(oauth2={"skipApprovalScreen": True, "passwordConnector": "local",
-                                     "grantTypes": ["authorization_code", "refresh_token", "password"]})
+    running = start_provider(
+        oauth2={
+            "skipApprovalScreen": True,
+            "passwordConnector": "local",
+            "grantTypes": ["authorization_code", "refresh_token", "password"],
+        }
+    )
     with pytest.raises(GrantDisabledError, match="device flow"):
         obtain_tokens(running.url, device=True, on_device_prompt=lambda prompt: None)
 
@@ -84,8 +90,12 @@ def start_device_login(url: str, client_id: str) -> dict:
 @pytest.mark.e2e
 def test_device_login_needs_the_device_callback_registered_as_dex_matches_it(start_provider) -> None:
     """Dex sends the literal `/device/callback` as redirect_uri; an absolute URL under the issuer does not match."""
-    absolute = {"id": "dex-auth-cli", "name": "CLI", "public": True,
-                "redirectURIs": ["urn:ietf:wg:oauth:2.0:oob", "http://127.0.0.1:9/dex/device/callback"]}
+    absolute = {
+        "id": "dex-auth-cli",
+        "name": "CLI",
+        "public": True,
+        "redirectURIs": ["urn:ietf:wg:oauth:2.0:oob", "http://127.0.0.1:9/dex/device/callback"],
+    }
     running = start_provider(staticClients=[absolute])
     device = start_device_login(running.url, "dex-auth-cli")
     with pytest.raises(requests.HTTPError) as refused:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import kfp_server_api
 import pytest
-
 from login_support import PASSWORD, USER
+
 from dex_auth_login import KfpCredentials
 from dex_auth_login.tokens import jwt_claims
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from login_support import OTHER_PASSWORD, OTHER_USER, PASSWORD, USER, RunningProvider, free_port
+
 from dex_auth_login import (
     ClientRejectedError,
     GrantDisabledError,
@@ -57,9 +57,7 @@ def test_a_cached_token_of_another_user_is_not_reused(provider: RunningProvider,
     assert jwt_claims(other)["email"] == OTHER_USER
 
 
-def test_an_expired_token_is_refreshed_with_the_rotated_refresh_token(
-    start_provider, cache_file: Path
-) -> None:
+def test_an_expired_token_is_refreshed_with_the_rotated_refresh_token(start_provider, cache_file: Path) -> None:
     running = start_provider(expiry={"idTokens": "2s"})
     cache = TokenCache(cache_file)
     key = f"{running.issuer} dex-auth-cli"
@@ -104,8 +102,15 @@ def test_concurrent_refreshes_redeem_the_single_use_refresh_token_once(start_pro
         "from dex_auth_login import login;"
         "print(login(sys.argv[2], cache_path=sys.argv[3], min_validity=0)[:20])"  # no password: refresh or fail
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(SRC), running.url, str(cache_file)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(SRC), running.url, str(cache_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     results = [p.communicate(timeout=30) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], results
     assert running.log().count('"msg":"token request refused"') == 0
@@ -139,6 +144,7 @@ def test_unreachable_url_is_named(cache_file: Path) -> None:
 @pytest.fixture
 def not_dex() -> Iterator[str]:
     """A web server that is not Dex: HTML at every path, a redirect at /login-wall."""
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.startswith("/wall/"):
@@ -167,11 +173,14 @@ def not_dex() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.mark.parametrize("path, words", [
-    ("", "did not answer with an OpenID discovery document"),
-    ("/json", "without 'issuer' and 'token_endpoint'"),
-    ("/wall", "redirected to /authservice/oidc/login?rd=/ instead of answering"),
-])
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("", "did not answer with an OpenID discovery document"),
+        ("/json", "without 'issuer' and 'token_endpoint'"),
+        ("/wall", "redirected to /authservice/oidc/login?rd=/ instead of answering"),
+    ],
+)
 def test_a_url_that_is_not_dex_is_named(not_dex: str, cache_file: Path, path: str, words: str) -> None:
     with pytest.raises(NotAnIssuerError, match="".join("\\" + c if c in "?()[]." else c for c in words)):
         login(not_dex + path, username=USER, password=PASSWORD, cache_path=cache_file)

@@ -12,8 +12,10 @@ from dex_auth_login.tokens import TokenSet, jwt_claims, jwt_expiry, token_set_fr
 
 def fake_jwt(claims: object) -> str:
     """An unsigned JWT-shaped string: the tool reads claims only, never trusts them."""
+
     def part(value: object) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
     return f"{part({'alg': 'RS256', 'kid': 'k'})}.{part(claims)}.c2ln"
 
 
@@ -22,14 +24,17 @@ def test_expiry_is_read_from_the_exp_claim() -> None:
     assert jwt_claims(fake_jwt({"email": "a@b.c", "exp": 5}))["email"] == "a@b.c"
 
 
-@pytest.mark.parametrize("token, problem", [
-    ("abc", "three dot-separated parts"),
-    ("a.!!!.c", "base64url"),
-    (fake_jwt([1, 2]), "not a JSON object"),
-    (fake_jwt({"sub": "x"}), "no numeric exp"),
-    (fake_jwt({"exp": "tomorrow"}), "no numeric exp"),
-    (fake_jwt({"exp": True}), "no numeric exp"),
-])
+@pytest.mark.parametrize(
+    "token, problem",
+    [
+        ("abc", "three dot-separated parts"),
+        ("a.!!!.c", "base64url"),
+        (fake_jwt([1, 2]), "not a JSON object"),
+        (fake_jwt({"sub": "x"}), "no numeric exp"),
+        (fake_jwt({"exp": "tomorrow"}), "no numeric exp"),
+        (fake_jwt({"exp": True}), "no numeric exp"),
+    ],
+)
 def test_malformed_tokens_are_named(token: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         jwt_expiry(token)
@@ -45,9 +50,15 @@ def test_freshness_keeps_a_margin() -> None:
 def test_cache_entries_round_trip_and_bad_entries_are_ignored() -> None:
     tokens = TokenSet("id", 12.5, "refresh", "user@example.com")
     assert TokenSet.from_json(json.loads(json.dumps(tokens.to_json()))) == tokens
-    for bad in (None, [], {"id_token": 1, "expires_at": 3}, {"id_token": "x"},
-                {"id_token": "x", "expires_at": True}, {"id_token": "x", "expires_at": 1, "refresh_token": 7},
-                {"id_token": "x", "expires_at": 1, "username": ["u"]}):
+    for bad in (
+        None,
+        [],
+        {"id_token": 1, "expires_at": 3},
+        {"id_token": "x"},
+        {"id_token": "x", "expires_at": True},
+        {"id_token": "x", "expires_at": 1, "refresh_token": 7},
+        {"id_token": "x", "expires_at": 1, "username": ["u"]},
+    ):
         assert TokenSet.from_json(bad) is None
 
 

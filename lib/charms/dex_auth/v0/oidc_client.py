@@ -63,8 +63,11 @@ def parse_request(relation_id: int, app_name: str, data: dict[str, str]) -> Clie
         uris = json.loads(data.get("redirect-uris", "[]"))
     except json.JSONDecodeError:
         raise InvalidClientRequestError("redirect-uris must be a JSON list of URLs") from None
-    if (not isinstance(uris, list) or not uris
-            or not all(isinstance(u, str) and re.match(r"^https?://\S+$", u) for u in uris)):
+    if (
+        not isinstance(uris, list)
+        or not uris
+        or not all(isinstance(u, str) and re.match(r"^https?://\S+$", u) for u in uris)
+    ):
         raise InvalidClientRequestError("redirect-uris must be a non-empty JSON list of http(s) URLs")
     return ClientRequest(relation_id, app_name, client_id, data.get("name") or client_id, tuple(uris))
 
