@@ -44,7 +44,7 @@ def lookalike_spellings(header: str) -> list[str]:
     spellings = []
     for separators in itertools.product("-_", repeat=len(parts) - 1):
         if "_" in separators:
-            spellings.append(parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:])))
+            spellings.append(parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True)))
     return spellings
 
 

@@ -27,7 +27,7 @@ from settings import (
     AMBASSADOR_API_VERSIONS,
     CLI_CLIENT_ID,
     GATEKEEPER_CLIENT_ID,
-    MissingPublicUrl,
+    MissingPublicUrlError,
     Settings,
     SettingsError,
     header_option,
@@ -48,9 +48,10 @@ from workloads import (
 logger = logging.getLogger(__name__)
 
 PEER = "dex-auth-peers"
-GATEKEEPER_SECRET = "gatekeeper"  # keys: client-secret, session-keys
-PASSWORD_SECRET = "static-password"  # keys: hash, source, and password when generated
-LAST_GOOD_SECRET = "last-good-config"  # keys: options (JSON of the options that rendered)
+# Labels of the charm's own Juju secrets (ruff's S105 takes the names for passwords).
+GATEKEEPER_SECRET = "gatekeeper"  # noqa: S105 - keys: client-secret, session-keys
+PASSWORD_SECRET = "static-password"  # noqa: S105 - keys: hash, source, and password when generated
+LAST_GOOD_SECRET = "last-good-config"  # noqa: S105 - keys: options (JSON of the options that rendered)
 OIDC_SECRETS_KEY = "oidc-client-secrets"  # peer app data: {relation id: secret id}
 CONTAINERS = ("dex", "gatekeeper")
 READY_CHECKS = {"dex": DEX_READY_CHECK, "gatekeeper": GATEKEEPER_READY_CHECK}
@@ -169,7 +170,7 @@ class DexAuthCharm(ops.CharmBase):
     def _compute(self) -> Rendered | ops.StatusBase:
         try:
             settings = parse_settings(self.config)
-        except MissingPublicUrl:
+        except MissingPublicUrlError:
             return ops.BlockedStatus(f"set public-url: juju config {self.app.name} public-url=https://<host>")
         except SettingsError as err:
             return ops.BlockedStatus(str(err))

@@ -412,7 +412,7 @@ def _take_file_contents(
             continue
         raws = raw.get(key) if listed else [raw.get(key)]
         taken = []
-        for index, (value, given) in enumerate(zip(values, raws if isinstance(raws, list) else values)):
+        for index, (value, given) in enumerate(zip(values, raws if isinstance(raws, list) else values, strict=False)):
             where = f"config.{key}[{index}]" if listed else f"config.{key}"
             if not isinstance(value, str) or not value.strip():
                 problem(where, f"must be a path, PEM text or a Juju secret reference, not {_kind(value)}")
@@ -461,13 +461,13 @@ def _check_fields(ctype: str, config: dict[str, Any], issuer: str, problem: Call
                 f"config.{key}",
                 f"is given more than once ({', '.join(map(str, twins))}); Dex matches keys without regard to case",
             )
-    for field in REQUIRED_FIELDS[ctype]:
-        present, value = _lookup(config, field)
+    for required in REQUIRED_FIELDS[ctype]:
+        present, value = _lookup(config, required)
         if not present or value is None or value == "":
-            hint = f" (set it to {issuer}/callback)" if field == "redirectURI" else ""
-            problem(f"config.{field}", f"is required for type {ctype}{hint}")
+            hint = f" (set it to {issuer}/callback)" if required == "redirectURI" else ""
+            problem(f"config.{required}", f"is required for type {ctype}{hint}")
         elif not isinstance(value, str):
-            problem(f"config.{field}", f"must be a string, not {_kind(value)}")
+            problem(f"config.{required}", f"must be a string, not {_kind(value)}")
 
     if ctype in REDIRECT_TYPES:
         present, value = _lookup(config, "redirectURI")

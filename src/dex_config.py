@@ -71,9 +71,9 @@ class DexSettings:
     enable_password_db: bool = True
     static_user: StaticUser | None = None
     clients: tuple[StaticClient, ...] = ()
-    password_connector: str | None = "local"
+    password_connector: str | None = "local"  # noqa: S105 - a connector id
     log_level: str = "info"
-    id_token_expiry: str = "24h"
+    id_token_expiry: str = "24h"  # noqa: S105 - a duration
 
 
 class DexConfigError(ValueError):

@@ -86,7 +86,7 @@ class Settings:
         return not self.public_url.startswith("http://")
 
 
-class MissingPublicUrl(SettingsError):
+class MissingPublicUrlError(SettingsError):
     """public-url is not set yet: the normal state right after deploy."""
 
 
@@ -94,7 +94,7 @@ def parse_public_url(value: str) -> str:
     """Return the origin users type in the browser, without a trailing slash."""
     value = value.strip()
     if not value:
-        raise MissingPublicUrl("public-url", "is not set: run juju config <app> public-url=https://<host>")
+        raise MissingPublicUrlError("public-url", "is not set: run juju config <app> public-url=https://<host>")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError("public-url", f"must start with https:// or http:// and name a host, not {value!r}")

@@ -16,7 +16,7 @@ from typing import Any
 # not the upstream image's dex user 1001, and /etc/dex there belongs to 1001). The Dex config
 # therefore lives in a directory the charm creates, mode 0700, in the image's sticky /tmp.
 WORKLOAD_UID = WORKLOAD_GID = 584792
-DEX_CONFIG_DIR = "/tmp/dex-auth"
+DEX_CONFIG_DIR = "/tmp/dex-auth"  # noqa: S108 - made 0700 by the charm, in a container of one user
 DEX_CONFIG_PATH = f"{DEX_CONFIG_DIR}/config.yaml"
 DEX_FILES_DIR = f"{DEX_CONFIG_DIR}/files"  # connector files (CA certificates, keys), 0600
 DEX_BINARY = "/usr/local/bin/dex"
@@ -84,7 +84,7 @@ def gatekeeper_environment(settings: GatekeeperSettings) -> dict[str, str]:
         "GATEKEEPER_SCOPES": settings.scopes,
         "GATEKEEPER_SECURE_COOKIES": "true" if settings.secure_cookies else "false",
         "GATEKEEPER_AFTER_LOGOUT_URL": settings.after_logout_url,
-        "GATEKEEPER_HOST": "0.0.0.0",
+        "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
         "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
         "GATEKEEPER_WORKERS": str(settings.workers),
         "GATEKEEPER_LOG_LEVEL": settings.log_level,

@@ -11,6 +11,7 @@ worker that served the logout (sessions themselves verify in any worker, with no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,7 @@ from gatekeeper.login import LoginFlow
 from gatekeeper.logs import configure
 from gatekeeper.metrics import Metrics
 from gatekeeper.paths import SkipAuth, safe_return_path
-from gatekeeper.provider import Provider, ProviderUnavailable
+from gatekeeper.provider import Provider, ProviderUnavailableError
 from gatekeeper.responses import Response, html_response, json_response, redirect, text_response
 from gatekeeper.sessions import Revocations, SessionCodec, TokenError
 from gatekeeper.tokens import IdTokenVerifier, VerifiedCache
@@ -200,12 +201,10 @@ class Gatekeeper:
             await handler(scope, send)
         except Exception:  # a bug must not leak a traceback or a bare 500 to the client
             log.exception("unexpected error", extra={"event": "internal_error", "path": raw[:200].decode("latin-1")})
-            try:
+            with contextlib.suppress(Exception):  # the response may have started: nothing more to say
                 await json_response(
                     503, {"error": "internal_error", "reason": "the gatekeeper hit an unexpected error"}
                 ).send(send)
-            except Exception:
-                pass
 
     # -- the check -------------------------------------------------------------------------
     async def _check(self, scope: Scope, send: Send, method: str, target: str, started: float) -> None:
@@ -270,7 +269,7 @@ class Gatekeeper:
         return_path = safe_return_path(target, self.settings.public_url) or "/"
         try:
             response = self.login.start(return_path, cookie_header)
-        except ProviderUnavailable:
+        except ProviderUnavailableError:
             return self._unavailable(False, return_path), "unavailable"
         if sessions:
             response.add_cookie(expire_cookie(SESSION_COOKIE, secure=self.settings.secure_cookies))
@@ -332,7 +331,7 @@ class Gatekeeper:
         return_path = safe_return_path(params.get("rd", "/"), self.settings.public_url) or "/"
         try:
             response = self.login.start(return_path, _header_joined(scope, b"cookie"))
-        except ProviderUnavailable:
+        except ProviderUnavailableError:
             response = self._unavailable(self._wants_json(scope), return_path)
         await response.send(send)
 
@@ -342,7 +341,7 @@ class Gatekeeper:
             return
         try:
             response = await self.login.callback(params, _header_joined(scope, b"cookie"))
-        except ProviderUnavailable:
+        except ProviderUnavailableError:
             response = self._unavailable(False, "/")
         await response.send(send)
 
@@ -372,10 +371,7 @@ class Gatekeeper:
             users.append(entry.user)
         target = safe_return_path(params.get("rd", ""), self.settings.public_url) or self.settings.after_logout_url
         location = self.settings.public_url + target
-        if self._wants_json(scope):
-            response = json_response(200, {"afterLogoutURL": location})
-        else:
-            response = redirect(location)
+        response = json_response(200, {"afterLogoutURL": location}) if self._wants_json(scope) else redirect(location)
         response.add_cookie(expire_cookie(SESSION_COOKIE, secure=self.settings.secure_cookies))
         self.metrics.logouts += 1
         log.info("logout", extra={"event": "logout", "user": users[0] if users else None, "revoked": len(users)})

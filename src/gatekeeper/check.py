@@ -9,7 +9,7 @@ from __future__ import annotations
 import jwt
 
 from gatekeeper.config import Settings
-from gatekeeper.headers import IdentityHeaders, UnsafeIdentity
+from gatekeeper.headers import IdentityHeaders, UnsafeIdentityError
 from gatekeeper.sessions import Revocations, SessionCodec, TokenError
 from gatekeeper.tokens import IdTokenVerifier, Verified, VerifiedCache, identity_from_claims, token_fingerprint
 
@@ -90,7 +90,7 @@ class Authenticator:
             raise TokenError("revoked", "token was logged out", user)
         try:
             headers = self.identity.for_user(user, groups)
-        except UnsafeIdentity as exc:
+        except UnsafeIdentityError as exc:
             raise TokenError("bad_identity", str(exc)) from None
         entry = Verified(exp=exp, revocation_key=key, headers=headers, user=user)
         self.cache.put(token, entry, now)

@@ -239,7 +239,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         after_logout_url=_after_logout(
             "GATEKEEPER_AFTER_LOGOUT_URL", _get(env, "GATEKEEPER_AFTER_LOGOUT_URL", "/"), public_url
         ),
-        host=_get(env, "GATEKEEPER_HOST", "0.0.0.0"),
+        host=_get(env, "GATEKEEPER_HOST", "0.0.0.0"),  # noqa: S104 - a pod's port, reached through the gateway
         port=_int("GATEKEEPER_PORT", _get(env, "GATEKEEPER_PORT", "8080"), 1, 65535),
         workers=_int("GATEKEEPER_WORKERS", _get(env, "GATEKEEPER_WORKERS", "1"), 1, 64),
         log_level=log_level,

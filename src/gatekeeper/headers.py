@@ -12,7 +12,7 @@ from gatekeeper.config import Settings
 Header = tuple[bytes, bytes]
 
 
-class UnsafeIdentity(ValueError):
+class UnsafeIdentityError(ValueError):
     """A user id or group cannot be put in an HTTP header as it is."""
 
 
@@ -37,7 +37,7 @@ class IdentityHeaders:
 
     def for_user(self, user: str, groups: tuple[str, ...]) -> list[Header]:
         if not user or _unsafe(user) or len(user) > 1024:
-            raise UnsafeIdentity("user id is empty, too long or has control characters")
+            raise UnsafeIdentityError("user id is empty, too long or has control characters")
         value = (self.userid_prefix + user).encode()
         return [(self.userid_name, value), (self.groups_name, ",".join(usable_groups(groups)).encode())]
 

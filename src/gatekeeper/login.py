@@ -29,9 +29,9 @@ from gatekeeper.cookies import (
     parse_cookies,
     set_cookie,
 )
-from gatekeeper.headers import IdentityHeaders, UnsafeIdentity
+from gatekeeper.headers import IdentityHeaders, UnsafeIdentityError
 from gatekeeper.metrics import Metrics
-from gatekeeper.provider import CodeExchangeError, Provider, ProviderUnavailable
+from gatekeeper.provider import CodeExchangeError, Provider, ProviderUnavailableError
 from gatekeeper.responses import Response, html_response, redirect
 from gatekeeper.sessions import STATE_AUDIENCE, SessionCodec, Signer, TokenError
 from gatekeeper.tokens import IdTokenVerifier, identity_from_claims
@@ -123,7 +123,7 @@ class LoginFlow:
         """302 to the provider's authorization endpoint, with a fresh state cookie."""
         metadata = self.provider.metadata
         if metadata is None or not self.provider.ready:
-            raise ProviderUnavailable(self.provider.last_error or "identity provider not ready")
+            raise ProviderUnavailableError(self.provider.last_error or "identity provider not ready")
         state = (RETRY_MARK if retry else "") + secrets.token_urlsafe(24)
         nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         now = int(time.time())
@@ -216,7 +216,7 @@ class LoginFlow:
             claims = await self.id_tokens.verify(id_token, audiences=(self.settings.client_id,), nonce=attempt.nonce)
             user, groups = identity_from_claims(claims, self.settings)
             self.identity.for_user(user, groups)
-        except (TokenError, UnsafeIdentity) as exc:
+        except (TokenError, UnsafeIdentityError) as exc:
             reason = exc.reason if isinstance(exc, TokenError) else "bad_identity"
             self.metrics.token_error(reason)
             return self._failed(

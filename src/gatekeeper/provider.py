@@ -26,7 +26,7 @@ RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"
 EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 
 
-class ProviderUnavailable(Exception):
+class ProviderUnavailableError(Exception):
     """The provider cannot be used yet (not discovered, unreachable, or answering nonsense)."""
 
 
@@ -56,7 +56,7 @@ def parse_jwks(document: Any) -> dict[str, SigningKey]:
     """Asymmetric signing keys by kid; symmetric, encryption and unusable keys are left out."""
     keys: dict[str, SigningKey] = {}
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ProviderUnavailable("JWKS document has no 'keys' list")
+        raise ProviderUnavailableError("JWKS document has no 'keys' list")
     for entry in document["keys"]:
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
             continue
@@ -117,22 +117,22 @@ class Provider:
         try:
             response = await self.client.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"{what} at {url} unreachable: {type(exc).__name__}") from None
+            raise ProviderUnavailableError(f"{what} at {url} unreachable: {type(exc).__name__}") from None
         if response.status_code != 200:
-            raise ProviderUnavailable(f"{what} at {url} answered HTTP {response.status_code}")
+            raise ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
         try:
             return response.json()
         except ValueError:
-            raise ProviderUnavailable(f"{what} at {url} is not JSON") from None
+            raise ProviderUnavailableError(f"{what} at {url} is not JSON") from None
 
     async def discover(self) -> ProviderMetadata:
         url = self.settings.provider_url + "/.well-known/openid-configuration"
         doc = await self._get_json(url, "discovery")
         if not isinstance(doc, dict):
-            raise ProviderUnavailable(f"discovery at {url} is not a JSON object")
+            raise ProviderUnavailableError(f"discovery at {url} is not a JSON object")
         issuer = doc.get("issuer")
         if not isinstance(issuer, str) or issuer.rstrip("/") != self.settings.issuer_url:
-            raise ProviderUnavailable(
+            raise ProviderUnavailableError(
                 f"discovery at {url} names issuer {str(issuer)[:200]!r}, but GATEKEEPER_ISSUER_URL is "
                 f"{self.settings.issuer_url!r}: they must be identical"
             )
@@ -140,7 +140,7 @@ class Provider:
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = doc.get(name)
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-                raise ProviderUnavailable(f"discovery at {url} lacks a valid {name}")
+                raise ProviderUnavailableError(f"discovery at {url} lacks a valid {name}")
             fields[name] = value
         methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
         basic = "client_secret_basic" in methods or "client_secret_post" not in methods
@@ -154,11 +154,11 @@ class Provider:
 
     async def refresh_keys(self) -> None:
         if self.metadata is None:
-            raise ProviderUnavailable("discovery has not succeeded yet")
+            raise ProviderUnavailableError("discovery has not succeeded yet")
         self._last_key_fetch = time.monotonic()
         keys = parse_jwks(await self._get_json(self.metadata.jwks_uri, "JWKS"))
         if not keys:
-            raise ProviderUnavailable(f"JWKS at {self.metadata.jwks_uri} holds no usable signing key")
+            raise ProviderUnavailableError(f"JWKS at {self.metadata.jwks_uri} holds no usable signing key")
         self.keys = keys
 
     async def key_for(self, kid: str) -> SigningKey | None:
@@ -170,7 +170,7 @@ class Provider:
             if kid not in self.keys and time.monotonic() - self._last_key_fetch >= self.unknown_kid_interval:
                 try:
                     await self.refresh_keys()
-                except ProviderUnavailable as exc:
+                except ProviderUnavailableError as exc:
                     log.warning("key refresh failed", extra={"event": "jwks_error", "reason": str(exc)})
         return self.keys.get(kid)
 
@@ -182,7 +182,7 @@ class Provider:
                 if self.metadata is None:
                     await self.discover()
                 await self.refresh_keys()
-            except ProviderUnavailable as exc:
+            except ProviderUnavailableError as exc:
                 if str(exc) != self.last_error:
                     log.warning(
                         "identity provider not usable yet", extra={"event": "provider_error", "reason": str(exc)}
@@ -200,7 +200,7 @@ class Provider:
     async def exchange_code(self, code: str, verifier: str) -> str:
         """The ID token for an authorization code (PKCE verifier and client secret attached)."""
         if self.metadata is None:
-            raise ProviderUnavailable("identity provider not discovered yet")
+            raise ProviderUnavailableError("identity provider not discovered yet")
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -217,7 +217,7 @@ class Provider:
         try:
             response = await self.client.post(self.metadata.token_endpoint, data=form, headers=headers)
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
+            raise ProviderUnavailableError(f"token endpoint unreachable: {type(exc).__name__}") from None
         try:
             body = response.json()
         except ValueError:

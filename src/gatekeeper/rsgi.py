@@ -33,7 +33,7 @@ def asgi_headers(headers: Any) -> list[Header]:
     """RSGI's headers as ASGI byte pairs, keeping every header name RSGI reports."""
     pairs = [(name.encode("latin-1"), value.encode("utf-8")) for name, value in headers.items()]
     listed = {name for name, _ in pairs}
-    for name in headers.keys():
+    for name in headers.keys():  # noqa: SIM118 - granian's Headers is not a dict; keys() is its API
         encoded = name.encode("latin-1")
         if encoded not in listed:
             pairs.append((encoded, b""))

@@ -273,7 +273,7 @@ def forged_tokens(gw: Stack) -> dict[str, str]:
         "attacker-key-same-kid": jwt.encode(claims, attacker, "RS256", headers={"kid": kid}),
         "hs256-with-client-secret": jwt.encode(claims, gw.client_secret, "HS256", headers={"kid": kid}),
         "hs256-with-public-key-pem": _hs256_raw(claims, kid, real_public_pem),
-        "session-alg-none": f"{_b64({'alg': 'none', 'kid': json.loads(base64.urlsafe_b64decode(header + '==='))['kid']})}.{payload}.",
+        "session-alg-none": f"{_b64({'alg': 'none', 'kid': _kid_of(header)})}.{payload}.",
         "session-wrong-key": jwt.encode(
             {**session_claims, "uid": "admin@evil.example"},
             "x" * 32,
@@ -284,6 +284,10 @@ def forged_tokens(gw: Stack) -> dict[str, str]:
         "huge": "a" * 6000,
     }
     return tokens
+
+
+def _kid_of(header: str) -> str:
+    return json.loads(base64.urlsafe_b64decode(header + "==="))["kid"]
 
 
 def _hs256_raw(claims: dict, kid: str, key: bytes) -> str:

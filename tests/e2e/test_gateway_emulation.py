@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
@@ -52,7 +53,7 @@ class ScriptedAuth(BaseHTTPRequestHandler):
     """Answers by the original path: /allow*, /deny, /boom, /allow-missing, /remove-underscore."""
 
     protocol_version = "HTTP/1.1"
-    seen: list[dict] = []
+    seen: ClassVar[list[dict]] = []
 
     def _answer(self) -> None:
         ScriptedAuth.seen.append({"method": self.command, "path": self.path, "headers": list(self.headers.items())})

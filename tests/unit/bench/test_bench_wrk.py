@@ -67,7 +67,7 @@ def test_report_without_latency_table_is_refused() -> None:
 
 
 def test_unknown_latency_unit_is_refused() -> None:
-    with pytest.raises(wrk.WrkError, match="12.0h"):
+    with pytest.raises(wrk.WrkError, match=r"12\.0h"):
         wrk.parse(REPORT.replace("99%  2.61ms", "99%  12.0h"))
 
 

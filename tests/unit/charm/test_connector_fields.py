@@ -73,7 +73,7 @@ def test_a_misspelt_new_field_is_caught() -> None:
         },
     }
     with pytest.raises(
-        ConnectorValidationError, match='config.issuerAlais is not a oidc field .did you mean "issuerAlias"'
+        ConnectorValidationError, match=r'config\.issuerAlais is not a oidc field \(did you mean "issuerAlias"'
     ):
         connectors.load(json.dumps([entry]), ISSUER)
 

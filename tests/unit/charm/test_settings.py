@@ -5,7 +5,7 @@ import pathlib
 import pytest
 import yaml
 
-from settings import DEFAULTS, MissingPublicUrl, SettingsError, parse_settings
+from settings import DEFAULTS, MissingPublicUrlError, SettingsError, parse_settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 GOOD = {"public-url": "https://KF.example.com/"}
@@ -26,7 +26,7 @@ def test_defaults_give_a_working_setup():
 
 
 def test_missing_public_url():
-    with pytest.raises(MissingPublicUrl):
+    with pytest.raises(MissingPublicUrlError):
         parse_settings({})
 
 

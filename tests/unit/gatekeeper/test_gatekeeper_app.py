@@ -624,7 +624,7 @@ def test_garbage_never_gives_a_500(dex):
     async def scenario(app):
         statuses = set()
         for target in GARBAGE_TARGETS:
-            for headers in GARBAGE_HEADERS + [BROWSER]:
+            for headers in [*GARBAGE_HEADERS, BROWSER]:
                 for method in ("GET", "POST"):
                     reply = await asgi(app, method, target, headers)
                     assert reply.status < 500 or (reply.status == 503 and b"internal_error" not in reply.body), (

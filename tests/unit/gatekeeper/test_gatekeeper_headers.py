@@ -1,7 +1,7 @@
 import pytest
 from gatekeeper_fixtures import make_settings
 
-from gatekeeper.headers import IdentityHeaders, UnsafeIdentity, usable_groups
+from gatekeeper.headers import IdentityHeaders, UnsafeIdentityError, usable_groups
 
 
 def test_identity_headers_always_both_present():
@@ -23,7 +23,7 @@ def test_configured_header_names_are_lowercased():
 
 @pytest.mark.parametrize("user", ["", "a\r\nSet-Cookie: x=1", "a\x00", "x" * 2000])
 def test_unsafe_user_ids_are_refused(user):
-    with pytest.raises(UnsafeIdentity):
+    with pytest.raises(UnsafeIdentityError):
         IdentityHeaders(make_settings()).for_user(user, ())
 
 

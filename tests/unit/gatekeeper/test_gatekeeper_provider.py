@@ -5,7 +5,7 @@ import jwt
 import pytest
 from gatekeeper_fixtures import CLIENT_ID, PUBLIC_ISSUER, FakeDex, free_port, make_settings, settings_for
 
-from gatekeeper.provider import CodeExchangeError, Provider, ProviderUnavailable, parse_jwks
+from gatekeeper.provider import CodeExchangeError, Provider, ProviderUnavailableError, parse_jwks
 
 
 def test_discovery_rewrites_internal_endpoints_but_keeps_public_authorization(dex):
@@ -30,7 +30,7 @@ def test_issuer_mismatch_is_reported_clearly(dex):
     async def scenario():
         provider = Provider(settings_for(dex))
         try:
-            with pytest.raises(ProviderUnavailable, match="must be identical"):
+            with pytest.raises(ProviderUnavailableError, match="must be identical"):
                 await provider.discover()
         finally:
             await provider.aclose()
@@ -44,7 +44,7 @@ def test_unreachable_provider():
         settings = make_settings(GATEKEEPER_PROVIDER_URL=f"http://127.0.0.1:{free_port()}/dex")
         provider = Provider(settings)
         try:
-            with pytest.raises(ProviderUnavailable, match="unreachable"):
+            with pytest.raises(ProviderUnavailableError, match="unreachable"):
                 await provider.discover()
         finally:
             await provider.aclose()
@@ -141,5 +141,5 @@ def test_parse_jwks_keeps_only_asymmetric_signing_keys(dex):
     keys = parse_jwks(json.loads(json.dumps(jwks)))
     assert set(keys) == {dex.kid}
     assert keys[dex.kid].algorithms == {"RS256"}
-    with pytest.raises(ProviderUnavailable):
+    with pytest.raises(ProviderUnavailableError):
         parse_jwks({"nokeys": []})

@@ -8,6 +8,7 @@ from dex_auth_login.browser_flow import connector_link, fill_login_form, parse_p
 from dex_auth_login.errors import ProviderError
 
 # The shape of Dex's password.html, approval.html and login.html templates (v2.4x).
+# (HTML kept on one line per element, as in the templates.)
 DEX_PASSWORD_PAGE = """
 <div class="theme-panel"><h2 class="theme-heading">Log in to Your Account</h2>
 <form method="post" action="/dex/auth/local/login?back=&amp;state=abc123">

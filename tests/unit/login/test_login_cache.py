@@ -102,9 +102,11 @@ def test_the_lock_excludes_another_process_and_gives_up_after_its_timeout(cache_
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         locked_at = started = time.monotonic()
-        with pytest.raises(CacheError, match="another dex-auth-login"):
-            with TokenCache(cache_file, lock_timeout=0.3).locked():
-                pass
+        with (
+            pytest.raises(CacheError, match="another dex-auth-login"),
+            TokenCache(cache_file, lock_timeout=0.3).locked(),
+        ):
+            pass
         assert 0.25 < time.monotonic() - started < 2
         with TokenCache(cache_file, lock_timeout=10).locked():
             waited = time.monotonic() - locked_at

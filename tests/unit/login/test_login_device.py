@@ -64,7 +64,7 @@ def test_device_login_denied_in_the_browser(provider: RunningProvider) -> None:
 @pytest.mark.e2e
 def test_device_login_not_approved_in_time(start_provider) -> None:
     running = start_provider(expiry={"deviceRequests": "2s"})
-    with pytest.raises(DeviceLoginError, match="not approved within 2 s|expired"):
+    with pytest.raises(DeviceLoginError, match=r"not approved within 2 s|expired"):
         obtain_tokens(running.url, device=True, on_device_prompt=lambda prompt: None)
 
 

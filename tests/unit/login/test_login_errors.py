@@ -62,4 +62,6 @@ def test_exit_codes_are_distinct_per_failure() -> None:
     ]
     codes = [cls.exit_code for cls in classes]
     assert len(set(codes)) == len(codes)
-    assert all(issubclass(cls, errors.LoginError) and code not in (0, 1) for cls, code in zip(classes, codes))
+    assert all(
+        issubclass(cls, errors.LoginError) and code not in (0, 1) for cls, code in zip(classes, codes, strict=True)
+    )

@@ -29,7 +29,7 @@ import ops
 
 LIBID = "37805745aea744dea6a92dc437726d8f"
 LIBAPI = 0
-LIBPATCH = 1
+LIBPATCH = 2
 
 logger = logging.getLogger(__name__)
 
