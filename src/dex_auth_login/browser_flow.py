@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
+import requests.cookies
 
 from .errors import (
     InvalidCredentialsError,
@@ -79,10 +80,18 @@ def parse_page(html: str) -> PageParser:
     return parser
 
 
+def _form_data(form: Form) -> dict[str, str]:
+    """The form's own named fields (hidden state and the like) and its first submit button."""
+    data = {name: value for _kind, name, value in form.fields if name}
+    if form.submit:
+        data.setdefault(*form.submit)
+    return data
+
+
 def fill_login_form(form: Form, username: str, password: str) -> dict[str, str]:
-    """The form's own fields (hidden state and the like) plus the credentials."""
+    """The form's own fields plus the credentials."""
     password_name = form.password_field
-    names = [name for kind, name, _ in form.fields if name]
+    names = [name for _kind, name, _ in form.fields if name]
     login_name = (
         "login"
         if "login" in names
@@ -90,11 +99,9 @@ def fill_login_form(form: Form, username: str, password: str) -> dict[str, str]:
     )
     if password_name is None or login_name is None:
         raise ProviderError("the login page's form has no login and password fields")
-    data = {name: value for kind, name, value in form.fields if name}
+    data = _form_data(form)
     data[login_name] = username
     data[password_name] = password
-    if form.submit:
-        data.setdefault(*form.submit)
     return data
 
 
@@ -111,6 +118,86 @@ def _path_only(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    data: dict[str, str] | None = None
+
+
+class _LoginWalk:
+    """Decides the next request from the answer to the last one, like a person at a browser.
+
+    The password goes out once; a second password form means Dex refused it. Up to three forms
+    after it are taken for Dex's approval page.
+    """
+
+    def __init__(self, public_url: str, username: str, password: str, prefix: str, connector_id: str) -> None:
+        self.public_url, self.username, self.password = public_url, username, password
+        self.prefix, self.connector_id = prefix, connector_id
+        self.credentials_sent = False
+        self.approvals = 0
+
+    def next_request(self, sent: _Request, response: requests.Response) -> _Request:
+        if response.is_redirect:
+            return _Request("GET", urljoin(sent.url, response.headers.get("Location", "")))
+        self._check_status(sent.url, response)
+        page = parse_page(response.text)
+        link = None if self.credentials_sent else connector_link(page.links, self.connector_id)
+        form, data = self._pick_form(page, sent.url, link)
+        if form is None:
+            return _Request("GET", urljoin(sent.url, link or ""))
+        return _submit(form, data, sent.url)
+
+    def _check_status(self, url: str, response: requests.Response) -> None:
+        path = _path_only(url)
+        if response.status_code in (401, 403) and self.credentials_sent:
+            raise InvalidCredentialsError(f"the login was refused for user '{self.username}'")
+        if response.status_code == 404 and not self.credentials_sent and path.startswith(self.prefix):
+            raise NotAnIssuerError(
+                f"{path} was not found at {self.public_url}: is this a dex-auth deployment "
+                f"(gatekeeper prefix {self.prefix})?"
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                f"the login stopped at {path} with HTTP {response.status_code}: {one_line(response.text, 120)}"
+            )
+
+    def _pick_form(self, page: PageParser, url: str, link: str | None) -> tuple[Form | None, dict[str, str]]:
+        """The form to send and its data; no form when the connector link is the way on."""
+        login_form = next((form for form in page.forms if form.password_field), None)
+        if login_form is not None:
+            if self.credentials_sent:
+                raise InvalidCredentialsError(f"Dex refused the username or password for user '{self.username}'")
+            self.credentials_sent = True
+            return login_form, fill_login_form(login_form, self.username, self.password)
+        if page.forms and self.credentials_sent and self.approvals < 3:
+            self.approvals += 1  # Dex's approval page: the first form grants access
+            return page.forms[0], _form_data(page.forms[0])
+        if link:
+            return None, {}
+        if not self.credentials_sent and any("/auth/" in candidate for candidate in page.links):
+            raise UsageError(
+                f"Dex offers no connector '{self.connector_id}' with a password form here: pass --connector with "
+                "the id of a password connector (local, ldap, ...)"
+            )
+        raise ProviderError(
+            f"the page at {_path_only(url)} has no password form: cookie mode needs Dex's password login "
+            "(fields 'login' and 'password'); use the token modes instead"
+        )
+
+
+def _submit(form: Form, data: dict[str, str], url: str) -> _Request:
+    target = urljoin(url, form.action) if form.action else url
+    if form.method == "post":
+        return _Request("POST", target, data)
+    if form.password_field:
+        raise ProviderError(
+            f"the login form at {_path_only(target)} is not sent with POST; refusing to put a password in a URL"
+        )
+    return _Request("GET", f"{target.split('?')[0]}?{urlencode(data)}")
+
+
 def browser_login(
     public_url: str,
     username: str,
@@ -124,61 +211,11 @@ def browser_login(
     """Log in like a browser; returns the cookie jar holding the gatekeeper's session cookie."""
     http = session if session is not None else new_session()
     http.headers["Accept"] = "text/html,application/xhtml+xml"
-    url = f"{public_url.rstrip('/')}{prefix}/oidc/login?rd=/"
-    method, data = "GET", None
-    credentials_sent = approvals = 0
+    walk = _LoginWalk(public_url, username, password, prefix, connector_id)
+    request = _Request("GET", f"{public_url.rstrip('/')}{prefix}/oidc/login?rd=/")
     for _ in range(MAX_STEPS):
-        response = send(http, method, url, timeout=timeout, data=data)
+        response = send(http, request.method, request.url, timeout=timeout, data=request.data)
         if http.cookies.get(SESSION_COOKIE):
             return http.cookies
-        if response.is_redirect:
-            location = response.headers.get("Location", "")
-            url, method, data = urljoin(url, location), "GET", None
-            continue
-        if response.status_code in (401, 403) and credentials_sent:
-            raise InvalidCredentialsError(f"the login was refused for user '{username}'")
-        if response.status_code == 404 and not credentials_sent and _path_only(url).startswith(prefix):
-            raise NotAnIssuerError(
-                f"{_path_only(url)} was not found at {public_url}: is this a dex-auth deployment "
-                f"(gatekeeper prefix {prefix})?"
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                f"the login stopped at {_path_only(url)} with HTTP {response.status_code}: "
-                f"{one_line(response.text, 120)}"
-            )
-        page = parse_page(response.text)
-        login_form = next((form for form in page.forms if form.password_field), None)
-        if login_form is not None:
-            if credentials_sent:
-                raise InvalidCredentialsError(f"Dex refused the username or password for user '{username}'")
-            data, credentials_sent = fill_login_form(login_form, username, password), 1
-        elif page.forms and credentials_sent and approvals < 3:
-            form = page.forms[0]  # Dex's approval page: the first form grants access
-            data = {name: value for kind, name, value in form.fields if name}
-            if form.submit:
-                data.setdefault(*form.submit)
-            approvals += 1
-            login_form = form
-        elif not credentials_sent and (link := connector_link(page.links, connector_id)):
-            url, method, data = urljoin(url, link), "GET", None
-            continue
-        elif not credentials_sent and page.links and any("/auth/" in link for link in page.links):
-            raise UsageError(
-                f"Dex offers no connector '{connector_id}' with a password form here: pass --connector with "
-                "the id of a password connector (local, ldap, ...)"
-            )
-        else:
-            raise ProviderError(
-                f"the page at {_path_only(url)} has no password form: cookie mode needs Dex's password login "
-                "(fields 'login' and 'password'); use the token modes instead"
-            )
-        method = "POST" if login_form.method == "post" else "GET"
-        url = urljoin(url, login_form.action) if login_form.action else url
-        if method == "GET" and login_form.password_field:
-            raise ProviderError(
-                f"the login form at {_path_only(url)} is not sent with POST; refusing to put a password in a URL"
-            )
-        if method == "GET":
-            url, data = f"{url.split('?')[0]}?{urlencode(data or {})}", None
-    raise ProviderError(f"the login did not finish within {MAX_STEPS} steps (last at {_path_only(url)})")
+        request = walk.next_request(request, response)
+    raise ProviderError(f"the login did not finish within {MAX_STEPS} steps (last at {_path_only(request.url)})")

@@ -13,7 +13,7 @@ from typing import TextIO
 from .browser_flow import DEFAULT_PREFIX, SESSION_COOKIE
 from .cache import TokenCache, cache_key, default_cache_path
 from .errors import LoginError, UsageError
-from .login import check_url, issuer_for, obtain_tokens, session_cookie
+from .login import Secret, check_url, issuer_for, obtain_tokens, session_cookie
 from .provider import DEFAULT_CLIENT_ID, DEFAULT_SCOPES
 
 PROG = "dex-auth-login"
@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the user to log in as (default ${ENV_USERNAME}; prompted when needed)",
     )
     parser.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    _add_mode_arguments(parser)
+    _add_provider_arguments(parser)
+    _add_cache_arguments(parser)
+    return parser
+
+
+def _add_mode_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--device", action="store_true", help="log in in a browser with the device flow instead of a password"
@@ -65,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--header", action="store_true", help="print `Authorization: Bearer ...` (`Cookie: ...` with --cookie)"
     )
+
+
+def _add_provider_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--issuer", help="Dex's issuer URL when it is not <url>/dex")
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="the public client at Dex (default %(default)s)")
     parser.add_argument(
@@ -76,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --cookie: the Dex password connector to use when Dex offers a choice (default local)",
     )
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="with --cookie: the gatekeeper's path prefix")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout")
+    parser.add_argument("--ca-bundle", help="CA certificates to verify the deployment's TLS certificate")
+
+
+def _add_cache_arguments(parser: argparse.ArgumentParser) -> None:
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--cache-file", help=f"token cache file (default {default_cache_path()})")
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the token cache")
@@ -87,9 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="renew a cached token that expires within this time (default 60)",
     )
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout")
-    parser.add_argument("--ca-bundle", help="CA certificates to verify the deployment's TLS certificate")
-    return parser
 
 
 def format_output(value: str, *, cookie: bool, export: bool, header: bool) -> str:
@@ -136,37 +148,16 @@ def username_source(args: argparse.Namespace, stdin: TextIO) -> str | Callable[[
 def run(args: argparse.Namespace, stdin: TextIO) -> str:
     if not args.url and not args.issuer:
         raise UsageError(f"no deployment URL: pass it (e.g. https://kubeflow.example.com) or set {ENV_URL}")
-    verify: bool | str = args.ca_bundle or True
     cache = None if args.no_cache else TokenCache(args.cache_file)
     scopes = tuple(args.scopes.split())
     if "openid" not in scopes:
         raise UsageError("--scopes must include openid (the gatekeeper accepts ID tokens)")
     if args.forget:
-        if cache is None:
-            raise UsageError("--forget needs the cache; drop --no-cache")
-        issuer = check_url(args.issuer, "the issuer") if args.issuer else issuer_for(args.url)
-        removed = cache.remove(cache_key(issuer, args.client_id))
-        if args.url:
-            removed = cache.remove(f"{check_url(args.url, 'the deployment URL')} {SESSION_COOKIE}") or removed
-        return f"forgot the cached login for {issuer}" if removed else f"nothing cached for {issuer}"
+        return _forget(args, cache)
     username = username_source(args, stdin)
     password = password_source(args, stdin)
     if args.cookie:
-        if not args.url:
-            raise UsageError("--cookie needs the deployment URL, not only --issuer")
-        value = session_cookie(
-            args.url,
-            username=username,
-            password=password,
-            cache_path=args.cache_file,
-            use_cache=cache is not None,
-            force=args.force,
-            min_validity=args.min_validity,
-            prefix=args.prefix,
-            connector_id=args.connector,
-            timeout=args.timeout,
-            verify=verify,
-        )
+        value = _cookie(args, username, password, use_cache=cache is not None)
     else:
         value = obtain_tokens(
             args.url,
@@ -180,9 +171,37 @@ def run(args: argparse.Namespace, stdin: TextIO) -> str:
             force=args.force,
             min_validity=args.min_validity,
             timeout=args.timeout,
-            verify=verify,
+            verify=args.ca_bundle or True,
         ).id_token
     return format_output(value, cookie=args.cookie, export=args.export, header=args.header)
+
+
+def _forget(args: argparse.Namespace, cache: TokenCache | None) -> str:
+    if cache is None:
+        raise UsageError("--forget needs the cache; drop --no-cache")
+    issuer = check_url(args.issuer, "the issuer") if args.issuer else issuer_for(args.url)
+    removed = cache.remove(cache_key(issuer, args.client_id))
+    if args.url:
+        removed = cache.remove(f"{check_url(args.url, 'the deployment URL')} {SESSION_COOKIE}") or removed
+    return f"forgot the cached login for {issuer}" if removed else f"nothing cached for {issuer}"
+
+
+def _cookie(args: argparse.Namespace, username: Secret, password: Secret, *, use_cache: bool) -> str:
+    if not args.url:
+        raise UsageError("--cookie needs the deployment URL, not only --issuer")
+    return session_cookie(
+        args.url,
+        username=username,
+        password=password,
+        cache_path=args.cache_file,
+        use_cache=use_cache,
+        force=args.force,
+        min_validity=args.min_validity,
+        prefix=args.prefix,
+        connector_id=args.connector,
+        timeout=args.timeout,
+        verify=args.ca_bundle or True,
+    )
 
 
 def main(

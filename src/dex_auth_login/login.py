@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests.cookies
+
 from .browser_flow import DEFAULT_PREFIX, SESSION_COOKIE, browser_login
 from .cache import TokenCache, cache_key
 from .device import DevicePrompt, print_prompt, run_device_flow
@@ -73,46 +75,61 @@ def obtain_tokens(
     `username` and `password` may be callables so that a prompt appears only when a new password
     login is really needed. With `device=True` the device flow replaces the password grant.
     """
-    if issuer is None and url is None:
-        raise UsageError("no deployment URL: pass it (e.g. https://kubeflow.example.com) or set DEX_AUTH_URL")
-    issuer = check_url(issuer, "the issuer") if issuer else issuer_for(url)  # type: ignore[arg-type]
-    provider = Provider(
-        issuer,
-        client_id=client_id,
-        client_secret=client_secret,
-        scopes=scopes,
-        session=new_session(verify),
-        timeout=timeout,
-    )
+    issuer = _issuer(url, issuer)
+    provider = _provider(issuer, client_id, client_secret, scopes, verify, timeout)
     key = cache_key(issuer, client_id)
     wanted_user = username if isinstance(username, str) and not device else None
-
     if cache is not None and not force:
-        with cache.locked():
-            cached = TokenSet.from_json(cache.get(key))
-            if cached is not None and wanted_user not in (None, cached.username):
-                cached = None
-            if cached is not None and cached.is_fresh(min_validity):
-                return cached
-            if cached is not None and cached.refresh_token and refresh:
-                try:
-                    renewed = provider.refresh(cached)
-                except RefreshRejectedError:
-                    cache.remove(key)
-                else:
-                    cache.put(key, renewed.to_json())
-                    return renewed
-
+        cached = _cached_tokens(cache, key, provider, wanted_user, refresh=refresh, min_validity=min_validity)
+        if cached is not None:
+            return cached
     provider.discovery()  # an unreachable or wrong URL is reported before any prompt
     if device:
         tokens = run_device_flow(provider, on_device_prompt)
     else:
-        user, secret = _credentials(wanted_user, username, password, ", or use --device")
-        tokens = provider.password_grant(user, secret)
+        tokens = provider.password_grant(*_credentials(wanted_user, username, password, ", or use --device"))
     if cache is not None:
         with cache.locked():
             cache.put(key, tokens.to_json())
     return tokens
+
+
+def _provider(
+    issuer: str, client_id: str, client_secret: str | None, scopes: tuple[str, ...], verify: bool | str, timeout: float
+) -> Provider:
+    session = new_session(verify)
+    return Provider(
+        issuer, client_id=client_id, client_secret=client_secret, scopes=scopes, session=session, timeout=timeout
+    )
+
+
+def _issuer(url: str | None, issuer: str | None) -> str:
+    if issuer:
+        return check_url(issuer, "the issuer")
+    if url is None:
+        raise UsageError("no deployment URL: pass it (e.g. https://kubeflow.example.com) or set DEX_AUTH_URL")
+    return issuer_for(url)
+
+
+def _cached_tokens(
+    cache: TokenCache, key: str, provider: Provider, wanted_user: str | None, *, refresh: bool, min_validity: float
+) -> TokenSet | None:
+    """The cached tokens while fresh, else renewed with their refresh token; None means log in."""
+    with cache.locked():
+        cached = TokenSet.from_json(cache.get(key))
+        if cached is None or wanted_user not in (None, cached.username):
+            return None
+        if cached.is_fresh(min_validity):
+            return cached
+        if not (cached.refresh_token and refresh):
+            return None
+        try:
+            renewed = provider.refresh(cached)
+        except RefreshRejectedError:
+            cache.remove(key)
+            return None
+        cache.put(key, renewed.to_json())
+        return renewed
 
 
 def login(
@@ -158,20 +175,14 @@ def session_cookie(
     cache = TokenCache(cache_path) if use_cache else None
     key = f"{base} {SESSION_COOKIE}"
     if cache is not None and not force:
-        cached = cache.get(key)
-        if (
-            isinstance(cached, dict)
-            and isinstance(cached.get("cookie"), str)
-            and wanted_user in (None, cached.get("username"))
-            and isinstance(cached.get("expires_at"), (int, float))
-            and cached["expires_at"] - time.time() >= min_validity
-        ):
-            return f"{SESSION_COOKIE}={cached['cookie']}"
+        cached = _cached_cookie(cache.get(key), wanted_user, min_validity)
+        if cached is not None:
+            return f"{SESSION_COOKIE}={cached}"
     user, secret = _credentials(wanted_user, username, password)
     jar = browser_login(
         base, user, secret, session=new_session(verify), prefix=prefix, connector_id=connector_id, timeout=timeout
     )
-    value = jar.get(SESSION_COOKIE)
+    value = jar[SESSION_COOKIE]  # browser_login returns only once it is set
     if cache is not None:
         expires_at = _cookie_expiry(jar, value)
         if expires_at is not None:
@@ -180,9 +191,18 @@ def session_cookie(
     return f"{SESSION_COOKIE}={value}"
 
 
-def _cookie_expiry(jar: object, value: str) -> float | None:
+def _cached_cookie(entry: object, wanted_user: str | None, min_validity: float) -> str | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("cookie"), str):
+        return None
+    expires_at = entry.get("expires_at")
+    if wanted_user not in (None, entry.get("username")) or not isinstance(expires_at, (int, float)):
+        return None
+    return entry["cookie"] if expires_at - time.time() >= min_validity else None
+
+
+def _cookie_expiry(jar: requests.cookies.RequestsCookieJar, value: str) -> float | None:
     """When the session ends: the cookie's own expiry, or its JWT `exp` (the gatekeeper's session is a JWT)."""
-    for cookie in jar:  # type: ignore[attr-defined]
+    for cookie in jar:
         if cookie.name == SESSION_COOKIE and cookie.expires:
             return float(cookie.expires)
     try:

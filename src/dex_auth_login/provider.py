@@ -79,6 +79,16 @@ def token_error(
     code = body["error"]
     described = f"{code}: {one_line(body['error_description'])}" if body.get("error_description") else code
     name = GRANT_NAMES[grant]
+    return (
+        _client_refused(grant, code, described, client_id)
+        or _grant_refused(grant, code, described, username)
+        or ProviderError(f"Dex's token endpoint refused {name} (HTTP {status}, {described})")
+    )
+
+
+def _client_refused(grant: Grant, code: str, described: str, client_id: str) -> LoginError | None:
+    """Refusals of the grant type or of the client itself, whatever was sent."""
+    name = GRANT_NAMES[grant]
     if code == "unsupported_grant_type":
         if grant == "password":
             return GrantDisabledError(
@@ -93,6 +103,11 @@ def token_error(
             f"Dex does not accept client '{client_id}' ({described}): the deployment must register it "
             "as a public client (dex-auth renders it), or pass the right --client-id"
         )
+    return None
+
+
+def _grant_refused(grant: Grant, code: str, described: str, username: str | None) -> LoginError | None:
+    """Refusals of what this grant carried: a password, a refresh token, a device code, scopes."""
     if grant == "password" and code in ("invalid_grant", "access_denied", "invalid_user_password"):
         who = f" for user '{username}'" if username else ""
         return InvalidCredentialsError(f"Dex refused the username or password{who}")
@@ -104,7 +119,7 @@ def token_error(
         return DeviceLoginError("the device code expired before the login was approved; run the command again")
     if code == "invalid_scope":
         return ProviderError(f"Dex refused the requested scopes ({described}); try --scopes openid email groups")
-    return ProviderError(f"Dex's token endpoint refused {name} (HTTP {status}, {described})")
+    return None
 
 
 class Provider:
