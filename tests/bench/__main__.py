@@ -423,16 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"bench: {err}")
         return 2
     load = os.getloadavg()[0]
-    if load > 0.5:
-        say(
-            f"bench: warning: load average is {load:.2f} before starting; other work on this machine"
-            " will lower every figure (ratios suffer less, but still)"
-        )
-    if granian_event_loop() != "asyncio":
-        say(
-            f"bench: warning: {granian_event_loop()} is installed in this environment and granian will use it;"
-            " the gatekeeper image runs asyncio"
-        )
+    warn_about_environment(load)
     work = Path(tempfile.mkdtemp(prefix="dex-auth-bench-"))
     bench = Bench(args, work)
     started = time.time()
@@ -446,8 +437,29 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop()
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
-
     found = report.targets(bench.results, bench.soak, bench.cpu_us)
+    out = save_results(args, bench, found, load, round(time.time() - started))
+    print_summary(args, bench, found)
+    print(f"\nresults: {out}")
+    return 0
+
+
+def warn_about_environment(load: float) -> None:
+    if load > 0.5:
+        say(
+            f"bench: warning: load average is {load:.2f} before starting; other work on this machine"
+            " will lower every figure (ratios suffer less, but still)"
+        )
+    if granian_event_loop() != "asyncio":
+        say(
+            f"bench: warning: {granian_event_loop()} is installed in this environment and granian will use it;"
+            " the gatekeeper image runs asyncio"
+        )
+
+
+def save_results(
+    args: argparse.Namespace, bench: Bench, found: list[report.Target], load: float, duration_s: int
+) -> Path:
     settings = {
         "load_average_1m_at_start": round(load, 2),
         "seconds": args.seconds,
@@ -458,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         "gatekeeper_workers": args.workers,
         "gateway_idle_conns_per_host": args.gateway_idle_conns,
         "soak_seconds": args.soak,
-        "duration_s": round(time.time() - started),
+        "duration_s": duration_s,
     }
     data = report.as_json(bench.results, found, bench.soak, bench.rss, settings, machine_facts(), bench.cpu_us)
     for name, rates in bench.runs.items():
@@ -467,7 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     out = args.results_dir / (datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
     out.write_text(json.dumps(data, indent=2) + "\n")
+    return out
 
+
+def print_summary(args: argparse.Namespace, bench: Bench, found: list[report.Target]) -> None:
     repeat = f", median of {args.repeat} runs" if args.repeat > 1 else ""
     print(
         f"\nwrk -t{args.threads} -c{args.connections}, {args.seconds}s per run{repeat} after {args.warmup}s warm-up;"
@@ -497,8 +512,6 @@ def main(argv: list[str] | None = None) -> int:
     if costs:
         print("\n" + costs)
     print("\n" + report.targets_table(found))
-    print(f"\nresults: {out}")
-    return 0
 
 
 if __name__ == "__main__":

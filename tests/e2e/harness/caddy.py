@@ -110,45 +110,51 @@ def parse_resources(resources: Sequence[MappingType[str, Any]]) -> tuple[list[Ro
         if not str(resource.get("apiVersion", "")).startswith("getambassador.io/"):
             raise GatewayConfigError(f"{name}: apiVersion {resource.get('apiVersion')!r} is not getambassador.io")
         if kind == "Mapping":
-            unknown = set(spec) - _MAPPING_FIELDS
-            if unknown:
-                raise GatewayConfigError(f"Mapping {name}: fields {sorted(unknown)} are not emulated")
-            hostname = spec.get("hostname", spec.get("host", "*"))
-            if hostname not in ("*", None):
-                raise GatewayConfigError(f"Mapping {name}: host/hostname {hostname!r} is not emulated (only '*')")
-            if not spec.get("prefix") or not spec.get("service"):
-                raise GatewayConfigError(f"Mapping {name}: prefix and service are required")
-            routes.append(
-                Route(
-                    name=name,
-                    prefix=spec["prefix"],
-                    rewrite=spec.get("rewrite", "/"),
-                    service=spec["service"],
-                    bypass_auth=bool(spec.get("bypass_auth", False)),
-                    timeout_ms=spec.get("timeout_ms"),
-                )
-            )
+            routes.append(_mapping(name, spec))
         elif kind == "AuthService":
             if auth is not None:
                 raise GatewayConfigError(f"AuthService {name}: a second AuthService is not emulated")
-            unknown = set(spec) - _AUTH_FIELDS
-            if unknown:
-                raise GatewayConfigError(f"AuthService {name}: fields {sorted(unknown)} are not emulated")
-            if spec.get("proto", "http") != "http":
-                raise GatewayConfigError(f"AuthService {name}: proto {spec['proto']!r} is not emulated (http only)")
-            auth = AuthService(
-                name=name,
-                service=spec["auth_service"],
-                path_prefix=spec.get("path_prefix", ""),
-                allowed_request_headers=tuple(h.lower() for h in spec.get("allowed_request_headers", [])),
-                allowed_authorization_headers=tuple(h.lower() for h in spec.get("allowed_authorization_headers", [])),
-                timeout_ms=int(spec.get("timeout_ms", 5000)),
-                status_on_error=int((spec.get("status_on_error") or {}).get("code", 403)),
-                failure_mode_allow=bool(spec.get("failure_mode_allow", False)),
-            )
+            auth = _auth_service(name, spec)
         else:
             raise GatewayConfigError(f"{name}: kind {kind!r} is not emulated")
     return routes, auth
+
+
+def _mapping(name: str, spec: MappingType[str, Any]) -> Route:
+    unknown = set(spec) - _MAPPING_FIELDS
+    if unknown:
+        raise GatewayConfigError(f"Mapping {name}: fields {sorted(unknown)} are not emulated")
+    hostname = spec.get("hostname", spec.get("host", "*"))
+    if hostname not in ("*", None):
+        raise GatewayConfigError(f"Mapping {name}: host/hostname {hostname!r} is not emulated (only '*')")
+    if not spec.get("prefix") or not spec.get("service"):
+        raise GatewayConfigError(f"Mapping {name}: prefix and service are required")
+    return Route(
+        name=name,
+        prefix=spec["prefix"],
+        rewrite=spec.get("rewrite", "/"),
+        service=spec["service"],
+        bypass_auth=bool(spec.get("bypass_auth", False)),
+        timeout_ms=spec.get("timeout_ms"),
+    )
+
+
+def _auth_service(name: str, spec: MappingType[str, Any]) -> AuthService:
+    unknown = set(spec) - _AUTH_FIELDS
+    if unknown:
+        raise GatewayConfigError(f"AuthService {name}: fields {sorted(unknown)} are not emulated")
+    if spec.get("proto", "http") != "http":
+        raise GatewayConfigError(f"AuthService {name}: proto {spec['proto']!r} is not emulated (http only)")
+    return AuthService(
+        name=name,
+        service=spec["auth_service"],
+        path_prefix=spec.get("path_prefix", ""),
+        allowed_request_headers=tuple(h.lower() for h in spec.get("allowed_request_headers", [])),
+        allowed_authorization_headers=tuple(h.lower() for h in spec.get("allowed_authorization_headers", [])),
+        timeout_ms=int(spec.get("timeout_ms", 5000)),
+        status_on_error=int((spec.get("status_on_error") or {}).get("code", 403)),
+        failure_mode_allow=bool(spec.get("failure_mode_allow", False)),
+    )
 
 
 def dial(service: str, services: MappingType[str, str]) -> str:
