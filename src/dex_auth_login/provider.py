@@ -12,15 +12,7 @@ from typing import Any, Literal
 
 import requests
 
-from .errors import (
-    ClientRejectedError,
-    DeviceLoginError,
-    GrantDisabledError,
-    InvalidCredentialsError,
-    LoginError,
-    NotAnIssuerError,
-    ProviderError,
-)
+from . import errors
 from .tokens import TokenSet, token_set_from_response
 from .transport import new_session, send
 
@@ -36,7 +28,7 @@ GRANT_NAMES: dict[str, str] = {
 }
 
 
-class RefreshRejectedError(LoginError):
+class RefreshRejectedError(errors.LoginError):
     """Dex no longer accepts a cached refresh token; the caller logs in again instead."""
 
 
@@ -70,10 +62,10 @@ def one_line(text: object, limit: int = 200) -> str:
 
 def token_error(
     grant: Grant, status: int, body: Any, *, client_id: str, token_endpoint: str, username: str | None = None
-) -> LoginError:
+) -> errors.LoginError:
     """Map a token endpoint's error answer to the exception that tells the user what to do."""
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
-        return ProviderError(
+        return errors.ProviderError(
             f"{token_endpoint} answered HTTP {status} without an OAuth error: is this Dex's token endpoint?"
         )
     code = body["error"]
@@ -82,43 +74,43 @@ def token_error(
     return (
         _client_refused(grant, code, described, client_id)
         or _grant_refused(grant, code, described, username)
-        or ProviderError(f"Dex's token endpoint refused {name} (HTTP {status}, {described})")
+        or errors.ProviderError(f"Dex's token endpoint refused {name} (HTTP {status}, {described})")
     )
 
 
-def _client_refused(grant: Grant, code: str, described: str, client_id: str) -> LoginError | None:
+def _client_refused(grant: Grant, code: str, described: str, client_id: str) -> errors.LoginError | None:
     """Refusals of the grant type or of the client itself, whatever was sent."""
     name = GRANT_NAMES[grant]
     if code == "unsupported_grant_type":
         if grant == "password":
-            return GrantDisabledError(
+            return errors.GrantDisabledError(
                 "this deployment does not allow the password grant (Dex has no oauth2.passwordConnector: "
                 "turn on the static password DB or use an LDAP connector), or use --device"
             )
-        return GrantDisabledError(f"this deployment does not allow {name} ({described})")
+        return errors.GrantDisabledError(f"this deployment does not allow {name} ({described})")
     if code == "unauthorized_client":
-        return GrantDisabledError(f"client '{client_id}' may not use {name} at this deployment ({described})")
+        return errors.GrantDisabledError(f"client '{client_id}' may not use {name} at this deployment ({described})")
     if code == "invalid_client":
-        return ClientRejectedError(
+        return errors.ClientRejectedError(
             f"Dex does not accept client '{client_id}' ({described}): the deployment must register it "
             "as a public client (dex-auth renders it), or pass the right --client-id"
         )
     return None
 
 
-def _grant_refused(grant: Grant, code: str, described: str, username: str | None) -> LoginError | None:
+def _grant_refused(grant: Grant, code: str, described: str, username: str | None) -> errors.LoginError | None:
     """Refusals of what this grant carried: a password, a refresh token, a device code, scopes."""
     if grant == "password" and code in ("invalid_grant", "access_denied", "invalid_user_password"):
         who = f" for user '{username}'" if username else ""
-        return InvalidCredentialsError(f"Dex refused the username or password{who}")
+        return errors.InvalidCredentialsError(f"Dex refused the username or password{who}")
     if grant == "refresh_token" and code in ("invalid_grant", "invalid_request"):
         return RefreshRejectedError(f"Dex refused the cached refresh token ({described})")
     if grant == "device_code" and code == "access_denied":
-        return DeviceLoginError("the device login was denied in the browser")
+        return errors.DeviceLoginError("the device login was denied in the browser")
     if grant == "device_code" and code == "expired_token":
-        return DeviceLoginError("the device code expired before the login was approved; run the command again")
+        return errors.DeviceLoginError("the device code expired before the login was approved; run the command again")
     if code == "invalid_scope":
-        return ProviderError(f"Dex refused the requested scopes ({described}); try --scopes openid email groups")
+        return errors.ProviderError(f"Dex refused the requested scopes ({described}); try --scopes openid email groups")
     return None
 
 
@@ -156,13 +148,13 @@ class Provider:
         url = f"{self.issuer}/.well-known/openid-configuration"
         response = self._send("GET", url, headers={"Accept": "application/json"})
         if response.is_redirect:
-            raise NotAnIssuerError(
+            raise errors.NotAnIssuerError(
                 f"{url} redirected to {one_line(response.headers.get('Location', '?'), 120)} instead of "
                 "answering: the gateway must route /dex to Dex without authentication, "
                 "and the URL must be the deployment's public URL"
             )
         if response.status_code != 200:
-            raise NotAnIssuerError(
+            raise errors.NotAnIssuerError(
                 f"no OpenID discovery at {url} (HTTP {response.status_code}): give the deployment's "
                 "public URL (Dex is expected under /dex) or --issuer"
             )
@@ -171,12 +163,12 @@ class Provider:
         except ValueError:
             document = None
         if not isinstance(document, dict):
-            raise NotAnIssuerError(f"{url} did not answer with an OpenID discovery document (JSON)")
+            raise errors.NotAnIssuerError(f"{url} did not answer with an OpenID discovery document (JSON)")
         issuer, token_endpoint = document.get("issuer"), document.get("token_endpoint")
         if not isinstance(issuer, str) or not isinstance(token_endpoint, str):
-            raise NotAnIssuerError(f"{url} answered JSON without 'issuer' and 'token_endpoint': not Dex")
+            raise errors.NotAnIssuerError(f"{url} answered JSON without 'issuer' and 'token_endpoint': not Dex")
         if issuer.rstrip("/") != self.issuer:
-            raise NotAnIssuerError(
+            raise errors.NotAnIssuerError(
                 f"Dex at {self.issuer} calls itself '{one_line(issuer, 120)}': use that URL, "
                 "tokens would not be accepted otherwise"
             )
@@ -219,7 +211,7 @@ class Provider:
         try:
             return token_set_from_response(body, **kwargs)
         except ValueError as exc:
-            raise ProviderError(f"Dex's token answer is unusable: {exc}") from None
+            raise errors.ProviderError(f"Dex's token answer is unusable: {exc}") from None
 
     def password_grant(self, username: str, password: str) -> TokenSet:
         """Exchange a username and password for tokens (Dex's oauth2.passwordConnector)."""
@@ -243,7 +235,7 @@ class Provider:
         """Ask Dex for a device code and the code the user types in the browser."""
         endpoint = self.discovery().device_authorization_endpoint
         if endpoint is None:
-            raise GrantDisabledError(f"Dex at {self.issuer} offers no device flow (needs Dex 2.25 or later)")
+            raise errors.GrantDisabledError(f"Dex at {self.issuer} offers no device flow (needs Dex 2.25 or later)")
         body = self._post_form("device_code", endpoint, {"scope": " ".join(self.scopes)})
         try:
             return DeviceAuthorization(
@@ -257,7 +249,9 @@ class Provider:
                 interval=float(body.get("interval") or 5),
             )
         except (KeyError, TypeError, ValueError):
-            raise ProviderError(f"{endpoint} answered without device_code, user_code and verification_uri") from None
+            raise errors.ProviderError(
+                f"{endpoint} answered without device_code, user_code and verification_uri"
+            ) from None
 
     def poll_device_token(self, device_code: str) -> TokenSet | Literal["authorization_pending", "slow_down"]:
         """One poll of the token endpoint for a device code (RFC 8628 section 3.4)."""
