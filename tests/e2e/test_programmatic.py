@@ -24,9 +24,9 @@ import kfp
 import pytest
 import requests
 import yaml
+from e2e.login.device_browser import approve_device
 from harness.configs import base_config
 from harness.stack import REPO, Stack
-from unit.login.device_browser import approve_device
 
 from dex_auth_login import (
     DevicePrompt,
