@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bench import apache, chain, counters, process_tree
+from harness.minimal_gateway import RESOURCES, SERVICES
 
 STATUS = "Name:\tpython3\nVmPeak:\t  90000 kB\nVmRSS:\t   41236 kB\nRssAnon:\t 30000 kB\n"
 
@@ -34,24 +35,6 @@ def test_tree_cpu_grows_with_work_done_here() -> None:
     while time.process_time() < deadline:
         pass
     assert process_tree.tree_cpu_seconds(os.getpid()) - before >= 0.2
-
-
-def test_tree_rss_of_this_process_counts_a_child(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    alone = process_tree.tree_rss_kib(os.getpid())
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert child.stdout.readline() == b"up\n"  # measure the interpreter, not a half-started fork
-        with_child = process_tree.tree_rss_kib(os.getpid())
-    finally:
-        child.communicate(b"")
-    assert with_child > alone + 1000  # a Python interpreter is several MiB
 
 
 METRICS = """\
@@ -102,28 +85,6 @@ def test_httpd_config_protects_the_location_with_a_client_cookie_session(tmp_pat
     assert "LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so" in text
 
 
-RESOURCES = [
-    {
-        "apiVersion": "getambassador.io/v3alpha1",
-        "kind": "AuthService",
-        "metadata": {"name": "auth"},
-        "spec": {
-            "auth_service": "dex-auth.m:8080",
-            "path_prefix": "/authservice/check",
-            "allowed_request_headers": ["cookie"],
-            "allowed_authorization_headers": ["kubeflow-userid"],
-        },
-    },
-    {
-        "apiVersion": "getambassador.io/v3alpha1",
-        "kind": "Mapping",
-        "metadata": {"name": "app"},
-        "spec": {"prefix": "/", "rewrite": "/", "service": "app:80"},
-    },
-]
-SERVICES = {"dex-auth.m:8080": "127.0.0.1:9001", "app:80": "127.0.0.1:9002"}
-
-
 @pytest.mark.parametrize("style", chain.CHAIN_STYLES)
 def test_chain_configs_differ_only_by_the_auth_hop(style: str) -> None:
     with_auth = chain.chain_config(style, True, RESOURCES, SERVICES, "/authservice/forward-auth")
@@ -146,12 +107,6 @@ def test_idle_pool_reaches_every_reverse_proxy_and_nothing_else() -> None:
     assert proxies == 4  # check hop, the authz server's two routes to the gatekeeper, the app
     assert text.count('"max_idle_conns_per_host": 256') == proxies
     assert "max_idle_conns_per_host" not in json.dumps(config)  # the input is left alone
-
-
-def test_a_caddyfile_chain_is_adapted_to_json() -> None:
-    config = chain.adapted(chain.chain_config("forward-auth", True, RESOURCES, SERVICES, "/authservice/forward-auth"))
-    pooled = json.dumps(chain.with_idle_pool(config, 64))
-    assert pooled.count('"max_idle_conns_per_host": 64') == 2  # forward_auth and the app's reverse_proxy
 
 
 def test_auth_service_key_matches_the_harness_service_map() -> None:
