@@ -19,7 +19,7 @@ from time import perf_counter, time
 from typing import Any
 from urllib.parse import parse_qs
 
-from gatekeeper import pages, rsgi
+from gatekeeper import errors, pages, rsgi
 from gatekeeper.check import Authenticator, bearer_token, is_api_call
 from gatekeeper.config import Settings, load_settings
 from gatekeeper.cookies import SESSION_COOKIE, expire_cookie, parse_cookies, session_cookie_value
@@ -28,9 +28,10 @@ from gatekeeper.login import LoginFlow
 from gatekeeper.logs import configure
 from gatekeeper.metrics import Metrics
 from gatekeeper.paths import SkipAuth, safe_return_path
-from gatekeeper.provider import Provider, ProviderUnavailableError
+from gatekeeper.provider import Provider
 from gatekeeper.responses import Response, html_response, json_response, redirect, text_response
-from gatekeeper.sessions import Revocations, SessionCodec, TokenError
+from gatekeeper.revocations import Revocations
+from gatekeeper.sessions import SessionCodec
 from gatekeeper.tokens import IdTokenVerifier, VerifiedCache
 
 log = logging.getLogger("gatekeeper.app")
@@ -67,7 +68,7 @@ class Gatekeeper:
         self.codec = SessionCodec(settings.session_keys, settings.session_lifetime)
         self.revoked = Revocations(path=settings.revocations_file)
         self.cache = VerifiedCache()
-        self._cached = self.cache.get_entry  # bound C methods: the hot path makes no Python calls for these
+        self._cached = self.cache.get  # bound C methods: the hot path makes no Python calls for these
         self._revoked_keys = self.revoked.keys
         self.id_tokens = IdTokenVerifier(settings, self.provider)
         self.auth = Authenticator(settings, self.codec, self.revoked, self.cache, self.id_tokens, self.identity)
@@ -240,7 +241,7 @@ class Gatekeeper:
         try:
             entry = await self.auth.authenticate(bearer, sessions, time())
             return Response(200, entry.headers), "allowed"
-        except TokenError as exc:
+        except errors.TokenError as exc:
             error = exc
         if error.reason != "no_credentials":
             self.metrics.token_error(error.reason)
@@ -269,7 +270,7 @@ class Gatekeeper:
         return_path = safe_return_path(target, self.settings.public_url) or "/"
         try:
             response = self.login.start(return_path, cookie_header)
-        except ProviderUnavailableError:
+        except errors.ProviderUnavailableError:
             return self._unavailable(False, return_path), "unavailable"
         if sessions:
             response.add_cookie(expire_cookie(SESSION_COOKIE, secure=self.settings.secure_cookies))
@@ -331,7 +332,7 @@ class Gatekeeper:
         return_path = safe_return_path(params.get("rd", "/"), self.settings.public_url) or "/"
         try:
             response = self.login.start(return_path, _header_joined(scope, b"cookie"))
-        except ProviderUnavailableError:
+        except errors.ProviderUnavailableError:
             response = self._unavailable(self._wants_json(scope), return_path)
         await response.send(send)
 
@@ -341,7 +342,7 @@ class Gatekeeper:
             return
         try:
             response = await self.login.callback(params, _header_joined(scope, b"cookie"))
-        except ProviderUnavailableError:
+        except errors.ProviderUnavailableError:
             response = self._unavailable(False, "/")
         await response.send(send)
 
@@ -364,7 +365,7 @@ class Gatekeeper:
         for token in tokens:
             try:
                 entry = await self.auth.verify(token, now)
-            except TokenError:
+            except errors.TokenError:
                 continue
             self.revoked.revoke(entry.revocation_key, entry.exp, now)
             self.cache.discard(token)

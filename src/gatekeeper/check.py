@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import jwt
 
+from gatekeeper import errors
 from gatekeeper.config import Settings
-from gatekeeper.headers import IdentityHeaders, UnsafeIdentityError
-from gatekeeper.sessions import Revocations, SessionCodec, TokenError
+from gatekeeper.errors import TokenError
+from gatekeeper.headers import IdentityHeaders
+from gatekeeper.revocations import Revocations
+from gatekeeper.sessions import SessionCodec
 from gatekeeper.tokens import IdTokenVerifier, Verified, VerifiedCache, identity_from_claims, token_fingerprint
 
 MAX_SESSION_COOKIES_TRIED = 3
@@ -90,7 +93,7 @@ class Authenticator:
             raise TokenError("revoked", "token was logged out", user)
         try:
             headers = self.identity.for_user(user, groups)
-        except UnsafeIdentityError as exc:
+        except errors.UnsafeIdentityError as exc:
             raise TokenError("bad_identity", str(exc)) from None
         entry = Verified(exp=exp, revocation_key=key, headers=headers, user=user)
         self.cache.put(token, entry, now)

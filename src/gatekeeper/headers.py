@@ -7,13 +7,14 @@ copies with ours, and Caddy 2.6 would otherwise forward its placeholder text. Lo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import product
+
+from gatekeeper import errors
 from gatekeeper.config import Settings
 
 Header = tuple[bytes, bytes]
-
-
-class UnsafeIdentityError(ValueError):
-    """A user id or group cannot be put in an HTTP header as it is."""
+MAX_LOOKALIKE_HYPHENS = 3  # beyond this, the hot path scans header names instead of asking for each
 
 
 def _unsafe(text: str) -> bool:
@@ -27,20 +28,50 @@ def usable_groups(groups: object) -> tuple[str, ...]:
     return tuple(g for g in groups if isinstance(g, str) and g and "," not in g and not _unsafe(g))
 
 
+def _underscored(name: str) -> list[str] | None:
+    """Every spelling of `name` with some of its `-` written as `_` (the names `lookalike` refuses).
+
+    None when there are more than are worth asking for one by one. A name that has a `_` already
+    has no look-alikes: `lookalike` compares with every `_` read as `-`.
+    """
+    parts = name.split("-")
+    if "_" in name:
+        return []
+    if len(parts) > MAX_LOOKALIKE_HYPHENS + 1:
+        return None
+    spellings = (
+        parts[0] + "".join(map("".join, zip(seps, parts[1:], strict=True)))
+        for seps in product("-_", repeat=len(parts) - 1)
+    )
+    return [spelling for spelling in spellings if spelling != name]
+
+
 class IdentityHeaders:
+    """The identity headers of a 200, and the look-alike names a request must not carry."""
+
     def __init__(self, settings: Settings) -> None:
         self.userid_name = settings.userid_header.encode()
         self.groups_name = settings.groups_header.encode()
         self.userid_prefix = settings.userid_prefix
         self.empty: list[Header] = [(self.userid_name, b""), (self.groups_name, b"")]
         self._canonical = {self.userid_name, self.groups_name}
+        spellings = [_underscored(settings.userid_header), _underscored(settings.groups_header)]
+        # What the hot path asks the request for one by one; None: too many, it scans every name for "_".
+        self.lookalike_names = None if None in spellings else tuple(s for names in spellings for s in names or ())
 
     def for_user(self, user: str, groups: tuple[str, ...]) -> list[Header]:
         if not user or _unsafe(user) or len(user) > 1024:
-            raise UnsafeIdentityError("user id is empty, too long or has control characters")
+            raise errors.UnsafeIdentityError("user id is empty, too long or has control characters")
         value = (self.userid_prefix + user).encode()
         return [(self.userid_name, value), (self.groups_name, ",".join(usable_groups(groups)).encode())]
 
     def lookalike(self, name: bytes) -> bool:
         """True for a header name that is not ours but reads as ours once `_` becomes `-`."""
         return name not in self._canonical and name.replace(b"_", b"-") in self._canonical
+
+    def first_lookalike(self, names: Iterable[str]) -> str | None:
+        """The first of a request's header names that `lookalike` refuses (names as the server lowercased them)."""
+        for name in names:
+            if "_" in name and self.lookalike(name.encode("latin-1")):
+                return name
+        return None

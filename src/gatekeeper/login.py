@@ -15,11 +15,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import jwt
 
-from gatekeeper import pages
+from gatekeeper import errors, jwts, pages
 from gatekeeper.config import Settings
 from gatekeeper.cookies import (
     MAX_SET_COOKIE_BYTES,
@@ -29,11 +30,11 @@ from gatekeeper.cookies import (
     parse_cookies,
     set_cookie,
 )
-from gatekeeper.headers import IdentityHeaders, UnsafeIdentityError
+from gatekeeper.headers import IdentityHeaders
 from gatekeeper.metrics import Metrics
-from gatekeeper.provider import CodeExchangeError, Provider, ProviderUnavailableError
+from gatekeeper.provider import Provider
 from gatekeeper.responses import Response, html_response, redirect
-from gatekeeper.sessions import STATE_AUDIENCE, SessionCodec, Signer, TokenError
+from gatekeeper.sessions import STATE_AUDIENCE, SessionCodec
 from gatekeeper.tokens import IdTokenVerifier, identity_from_claims
 
 log = logging.getLogger("gatekeeper.login")
@@ -61,6 +62,16 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def _attempt(state: str, claims: dict[str, Any]) -> LoginAttempt | None:
+    """The attempt a verified state cookie describes, when it is for `state` and complete."""
+    nonce, verifier, return_path = claims.get("nonce"), claims.get("pkce"), claims.get("rd")
+    if claims.get("st") != state or not (isinstance(nonce, str) and isinstance(verifier, str)):
+        return None
+    if not isinstance(return_path, str) or not (nonce and verifier and return_path):
+        return None
+    return LoginAttempt(state=state, nonce=nonce, verifier=verifier, return_path=return_path)
+
+
 def _issued_at(value: str) -> int:
     try:
         iat = jwt.decode(value, options={"verify_signature": False}).get("iat", 0)
@@ -85,7 +96,7 @@ class LoginFlow:
         self.id_tokens = id_tokens
         self.identity = identity
         self.metrics = metrics
-        self.signer = Signer(settings.session_keys, STATE_AUDIENCE)
+        self.signer = jwts.Signer(settings.session_keys, STATE_AUDIENCE)
         self._url_prefix: tuple[str, str] | None = None
 
     def _authorization_url_prefix(self, endpoint: str) -> str:
@@ -123,7 +134,7 @@ class LoginFlow:
         """302 to the provider's authorization endpoint, with a fresh state cookie."""
         metadata = self.provider.metadata
         if metadata is None or not self.provider.ready:
-            raise ProviderUnavailableError(self.provider.last_error or "identity provider not ready")
+            raise errors.ProviderUnavailableError(self.provider.last_error or "identity provider not ready")
         state = (RETRY_MARK if retry else "") + secrets.token_urlsafe(24)
         nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         now = int(time.time())
@@ -154,75 +165,91 @@ class LoginFlow:
                 continue
             try:
                 claims = self.signer.verify(value)
-            except TokenError:
+            except errors.TokenError:
                 continue
-            fields = (claims.get("st"), claims.get("nonce"), claims.get("pkce"), claims.get("rd"))
-            if fields[0] == state and all(isinstance(f, str) and f for f in fields):
-                return LoginAttempt(state=state, nonce=fields[1], verifier=fields[2], return_path=fields[3])
+            attempt = _attempt(state, claims)
+            if attempt is not None:
+                return attempt
         return None
+
+    def unavailable(self, return_path: str) -> Response:
+        """The page a browser gets while the provider is away, with a link that retries the login."""
+        return html_response(503, pages.provider_unavailable(self.login_url(return_path)), [(b"retry-after", b"5")])
 
     def _failed(self, status: int, reason: str, log_reason: str, return_path: str, clear: list[str]) -> Response:
         self.metrics.logins["failure"] += 1
         log.info("login failed", extra={"event": "login_failed", "reason": log_reason})
-        response = html_response(status, pages.callback_failed(reason, self.login_url(return_path)))
-        for name in clear:
+        return self._clear(html_response(status, pages.callback_failed(reason, self.login_url(return_path))), clear)
+
+    def _clear(self, response: Response, names: list[str]) -> Response:
+        for name in names:
             response.add_cookie(expire_cookie(name, secure=self.settings.secure_cookies))
         return response
 
     async def callback(self, params: dict[str, str], cookie_header: str) -> Response:
+        """Where the provider sends the browser back: a session and a redirect, or a page saying why not."""
         state = params.get("state", "")
         attempt = self.read_attempt(state, cookie_header)
-        return_path = attempt.return_path if attempt else "/"
         used_cookie = [STATE_COOKIE_PREFIX + state] if attempt else []
         error = params.get("error")
         if error is not None:
-            self.metrics.logins["failure"] += 1
-            log.info("login refused by the identity provider", extra={"event": "login_failed", "reason": error[:100]})
-            html = pages.login_error(error, params.get("error_description", ""), self.login_url(return_path))
-            response = html_response(403 if error == "access_denied" else 400, html)
-            for name in used_cookie:
-                response.add_cookie(expire_cookie(name, secure=self.settings.secure_cookies))
-            return response
+            return self._clear(self._refused_by_provider(error, params, attempt), used_cookie)
         if attempt is None:
-            if state.startswith(RETRY_MARK):
-                self.metrics.logins["failure"] += 1
-                log.info(
-                    "login impossible: browser keeps no cookies",
-                    extra={"event": "login_failed", "reason": "no_state_cookie_twice"},
-                )
-                return html_response(400, pages.cookies_blocked(self.settings.secure_cookies))
-            log.info(
-                "login state cookie missing or expired; starting over",
-                extra={"event": "login_restart", "reason": "no_state_cookie"},
-            )
-            return self.start("/", cookie_header, retry=True)
+            return self._no_attempt(state, cookie_header)
         code = params.get("code", "")
         if not code or len(code) > MAX_CODE_LENGTH:
             return self._failed(
-                400, "The sign-in answer carried no usable code.", "missing_code", return_path, used_cookie
+                400, "The sign-in answer carried no usable code.", "missing_code", attempt.return_path, used_cookie
             )
         try:
-            id_token = await self.provider.exchange_code(code, attempt.verifier)
-        except CodeExchangeError as exc:
-            return self._failed(
-                400,
+            user, groups, sub = await self._identity(code, attempt)
+        except errors.CodeExchangeError as exc:
+            message = (
                 f"The identity provider refused the sign-in code ({exc.reason}); "
-                "it may have expired or been used already.",
-                f"code_exchange:{exc.reason}",
-                return_path,
-                used_cookie,
+                "it may have expired or been used already."
             )
-        try:
-            claims = await self.id_tokens.verify(id_token, audiences=(self.settings.client_id,), nonce=attempt.nonce)
-            user, groups = identity_from_claims(claims, self.settings)
-            self.identity.for_user(user, groups)
-        except (TokenError, UnsafeIdentityError) as exc:
-            reason = exc.reason if isinstance(exc, TokenError) else "bad_identity"
-            self.metrics.token_error(reason)
-            return self._failed(
-                400, f"The identity provider's answer was refused ({reason}).", reason, return_path, used_cookie
+            return self._failed(400, message, f"code_exchange:{exc.reason}", attempt.return_path, used_cookie)
+        except errors.TokenError as exc:
+            self.metrics.token_error(exc.reason)
+            message = f"The identity provider's answer was refused ({exc.reason})."
+            return self._failed(400, message, exc.reason, attempt.return_path, used_cookie)
+        return self._logged_in(user, groups, sub, attempt.return_path, used_cookie)
+
+    def _refused_by_provider(self, error: str, params: dict[str, str], attempt: LoginAttempt | None) -> Response:
+        self.metrics.logins["failure"] += 1
+        log.info("login refused by the identity provider", extra={"event": "login_failed", "reason": error[:100]})
+        retry_url = self.login_url(attempt.return_path if attempt else "/")
+        html = pages.login_error(error, params.get("error_description", ""), retry_url)
+        return html_response(403 if error == "access_denied" else 400, html)
+
+    def _no_attempt(self, state: str, cookie_header: str) -> Response:
+        """No usable state cookie: start over once, marked as a retry; a second time, say why."""
+        if state.startswith(RETRY_MARK):
+            self.metrics.logins["failure"] += 1
+            log.info(
+                "login impossible: browser keeps no cookies",
+                extra={"event": "login_failed", "reason": "no_state_cookie_twice"},
             )
-        token, _ = self.codec.issue(user=user, groups=groups, sub=str(claims.get("sub", "")))
+            return html_response(400, pages.cookies_blocked(self.settings.secure_cookies))
+        log.info(
+            "login state cookie missing or expired; starting over",
+            extra={"event": "login_restart", "reason": "no_state_cookie"},
+        )
+        return self.start("/", cookie_header, retry=True)
+
+    async def _identity(self, code: str, attempt: LoginAttempt) -> tuple[str, tuple[str, ...], str]:
+        """(user, groups, sub) from the ID token the code is exchanged for, checked as headers will carry it."""
+        id_token = await self.provider.exchange_code(code, attempt.verifier)
+        claims = await self.id_tokens.verify(id_token, audiences=(self.settings.client_id,), nonce=attempt.nonce)
+        user, groups = identity_from_claims(claims, self.settings)
+        self.identity.for_user(user, groups)
+        return user, groups, str(claims.get("sub", ""))
+
+    def _logged_in(
+        self, user: str, groups: tuple[str, ...], sub: str, return_path: str, used_cookie: list[str]
+    ) -> Response:
+        """The session cookie and the way back, unless the groups make the cookie too large for browsers."""
+        token, _ = self.codec.issue(user=user, groups=groups, sub=sub)
         session_cookie = set_cookie(
             SESSION_COOKIE, token, max_age=self.codec.lifetime, secure=self.settings.secure_cookies
         )
@@ -235,8 +262,7 @@ class LoginFlow:
             return html_response(400, pages.session_too_large(len(groups)))
         response = redirect(self.settings.public_url + return_path)
         response.add_cookie(session_cookie)
-        for name in used_cookie:
-            response.add_cookie(expire_cookie(name, secure=self.settings.secure_cookies))
+        self._clear(response, used_cookie)
         self.metrics.logins["success"] += 1
         log.info("login", extra={"event": "login", "user": user, "groups": len(groups)})
         return response

@@ -8,7 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-CHECK_OUTCOMES = ("allowed", "skipped", "redirected", "unauthorized", "forbidden", "unavailable", "bad_request")
+CHECK_OUTCOMES = ("allowed", "skipped", "redirected", "unauthorized", "unavailable", "bad_request")
 
 
 def _label(value: str) -> str:
@@ -17,7 +17,7 @@ def _label(value: str) -> str:
 
 class Metrics:
     def __init__(self) -> None:
-        self.checks = dict.fromkeys(CHECK_OUTCOMES, 0)
+        self.checks: dict[str, int] = dict.fromkeys(CHECK_OUTCOMES, 0)
         self.logins = dict.fromkeys(("success", "failure"), 0)
         self.logouts = 0
         self.token_errors: dict[str, int] = {}

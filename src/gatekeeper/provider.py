@@ -18,24 +18,13 @@ from urllib.parse import quote
 import httpx
 import jwt
 
+from gatekeeper import errors
 from gatekeeper.config import Settings
 
 log = logging.getLogger("gatekeeper.provider")
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
-
-
-class ProviderUnavailableError(Exception):
-    """The provider cannot be used yet (not discovered, unreachable, or answering nonsense)."""
-
-
-class CodeExchangeError(Exception):
-    """The token endpoint refused the code; `reason` is the provider's short error code."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -56,7 +45,7 @@ def parse_jwks(document: Any) -> dict[str, SigningKey]:
     """Asymmetric signing keys by kid; symmetric, encryption and unusable keys are left out."""
     keys: dict[str, SigningKey] = {}
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ProviderUnavailableError("JWKS document has no 'keys' list")
+        raise errors.ProviderUnavailableError("JWKS document has no 'keys' list")
     for entry in document["keys"]:
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
             continue
@@ -117,22 +106,22 @@ class Provider:
         try:
             response = await self.client.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise ProviderUnavailableError(f"{what} at {url} unreachable: {type(exc).__name__}") from None
+            raise errors.ProviderUnavailableError(f"{what} at {url} unreachable: {type(exc).__name__}") from None
         if response.status_code != 200:
-            raise ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
+            raise errors.ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
         try:
             return response.json()
         except ValueError:
-            raise ProviderUnavailableError(f"{what} at {url} is not JSON") from None
+            raise errors.ProviderUnavailableError(f"{what} at {url} is not JSON") from None
 
     async def discover(self) -> ProviderMetadata:
         url = self.settings.provider_url + "/.well-known/openid-configuration"
         doc = await self._get_json(url, "discovery")
         if not isinstance(doc, dict):
-            raise ProviderUnavailableError(f"discovery at {url} is not a JSON object")
+            raise errors.ProviderUnavailableError(f"discovery at {url} is not a JSON object")
         issuer = doc.get("issuer")
         if not isinstance(issuer, str) or issuer.rstrip("/") != self.settings.issuer_url:
-            raise ProviderUnavailableError(
+            raise errors.ProviderUnavailableError(
                 f"discovery at {url} names issuer {str(issuer)[:200]!r}, but GATEKEEPER_ISSUER_URL is "
                 f"{self.settings.issuer_url!r}: they must be identical"
             )
@@ -140,7 +129,7 @@ class Provider:
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = doc.get(name)
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-                raise ProviderUnavailableError(f"discovery at {url} lacks a valid {name}")
+                raise errors.ProviderUnavailableError(f"discovery at {url} lacks a valid {name}")
             fields[name] = value
         methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
         basic = "client_secret_basic" in methods or "client_secret_post" not in methods
@@ -154,11 +143,11 @@ class Provider:
 
     async def refresh_keys(self) -> None:
         if self.metadata is None:
-            raise ProviderUnavailableError("discovery has not succeeded yet")
+            raise errors.ProviderUnavailableError("discovery has not succeeded yet")
         self._last_key_fetch = time.monotonic()
         keys = parse_jwks(await self._get_json(self.metadata.jwks_uri, "JWKS"))
         if not keys:
-            raise ProviderUnavailableError(f"JWKS at {self.metadata.jwks_uri} holds no usable signing key")
+            raise errors.ProviderUnavailableError(f"JWKS at {self.metadata.jwks_uri} holds no usable signing key")
         self.keys = keys
 
     async def key_for(self, kid: str) -> SigningKey | None:
@@ -170,7 +159,7 @@ class Provider:
             if kid not in self.keys and time.monotonic() - self._last_key_fetch >= self.unknown_kid_interval:
                 try:
                     await self.refresh_keys()
-                except ProviderUnavailableError as exc:
+                except errors.ProviderUnavailableError as exc:
                     log.warning("key refresh failed", extra={"event": "jwks_error", "reason": str(exc)})
         return self.keys.get(kid)
 
@@ -182,7 +171,7 @@ class Provider:
                 if self.metadata is None:
                     await self.discover()
                 await self.refresh_keys()
-            except ProviderUnavailableError as exc:
+            except errors.ProviderUnavailableError as exc:
                 if str(exc) != self.last_error:
                     log.warning(
                         "identity provider not usable yet", extra={"event": "provider_error", "reason": str(exc)}
@@ -200,7 +189,7 @@ class Provider:
     async def exchange_code(self, code: str, verifier: str) -> str:
         """The ID token for an authorization code (PKCE verifier and client secret attached)."""
         if self.metadata is None:
-            raise ProviderUnavailableError("identity provider not discovered yet")
+            raise errors.ProviderUnavailableError("identity provider not discovered yet")
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -217,7 +206,7 @@ class Provider:
         try:
             response = await self.client.post(self.metadata.token_endpoint, data=form, headers=headers)
         except httpx.HTTPError as exc:
-            raise ProviderUnavailableError(f"token endpoint unreachable: {type(exc).__name__}") from None
+            raise errors.ProviderUnavailableError(f"token endpoint unreachable: {type(exc).__name__}") from None
         try:
             body = response.json()
         except ValueError:
@@ -225,10 +214,10 @@ class Provider:
         if response.status_code != 200:
             error = body.get("error") if isinstance(body, dict) else None
             reason = error if isinstance(error, str) and error.isascii() else f"http_{response.status_code}"
-            raise CodeExchangeError(reason[:64])
+            raise errors.CodeExchangeError(reason[:64])
         id_token = body.get("id_token") if isinstance(body, dict) else None
         if not isinstance(id_token, str) or not id_token:
-            raise CodeExchangeError("no_id_token")
+            raise errors.CodeExchangeError("no_id_token")
         return id_token
 
     async def aclose(self) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 
 import jwt
 
+from gatekeeper import errors, jwts
 from gatekeeper.config import Settings
 from gatekeeper.headers import Header, usable_groups
 from gatekeeper.provider import Provider
-from gatekeeper.sessions import TokenError, refusal, unverified_header
 
 CLOCK_LEEWAY = 30
 MAX_ID_TOKEN_LENGTH = 64 * 1024  # big group lists make big ID tokens; headers are bounded by the server
@@ -37,16 +37,15 @@ class Verified:
 
 
 class VerifiedCache:
+    """Verdicts by token text, bounded; expired ones go at the next purge or when found."""
+
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
         self._entries: dict[str, Verified] = {}
-        self.get_entry = self._entries.get
+        self.get = self._entries.get  # the bound C method: the hot path makes no Python call for a lookup
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def get(self, token: str) -> Verified | None:
-        return self._entries.get(token)
 
     def put(self, token: str, entry: Verified, now: float | None = None) -> None:
         if len(self._entries) >= self.limit:
@@ -78,7 +77,7 @@ def token_fingerprint(token: str) -> str:
 def identity_from_claims(claims: dict[str, Any], settings: Settings) -> tuple[str, tuple[str, ...]]:
     user = claims.get(settings.userid_claim)
     if not isinstance(user, str) or not user:
-        raise TokenError("missing_claim", f"the token has no {settings.userid_claim!r} claim to use as user id")
+        raise errors.TokenError("missing_claim", f"the token has no {settings.userid_claim!r} claim to use as user id")
     return user, usable_groups(claims.get(settings.groups_claim, []))
 
 
@@ -89,20 +88,28 @@ class IdTokenVerifier:
         self.settings = settings
         self.provider = provider
 
-    async def verify(self, token: str, *, audiences: tuple[str, ...], nonce: str | None = None) -> dict[str, Any]:
-        header = unverified_header(token, MAX_ID_TOKEN_LENGTH)
+    async def verify(
+        self,
+        token: str,
+        *,
+        audiences: tuple[str, ...],
+        nonce: str | None = None,
+        header: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The claims of a valid ID token; `header` when the caller has read the JOSE header already."""
+        header = jwts.unverified_header(token, MAX_ID_TOKEN_LENGTH, header)
         alg, kid = header.get("alg"), header.get("kid", "")
         if not isinstance(alg, str) or not isinstance(kid, str):
-            raise TokenError("malformed", "bad JWT header")
+            raise errors.TokenError("malformed", "bad JWT header")
         if not self.provider.keys and not self.provider.ready:
-            raise TokenError("provider_unavailable", "the identity provider's keys are not loaded yet")
+            raise errors.TokenError("provider_unavailable", "the identity provider's keys are not loaded yet")
         key = await self.provider.key_for(kid)
         if key is None and kid == "" and len(self.provider.keys) == 1:
             key = next(iter(self.provider.keys.values()))
         if key is None:
-            raise TokenError("unknown_key", "signed with a key the identity provider does not publish")
+            raise errors.TokenError("unknown_key", "signed with a key the identity provider does not publish")
         if alg not in key.algorithms:
-            raise TokenError("bad_algorithm", f"algorithm {alg[:20]!r} does not match the signing key")
+            raise errors.TokenError("bad_algorithm", f"algorithm {alg[:20]!r} does not match the signing key")
         try:
             claims = jwt.decode(
                 token,
@@ -114,7 +121,7 @@ class IdTokenVerifier:
                 options={"require": ["iss", "aud", "exp", "iat", "sub"]},
             )
         except jwt.PyJWTError as exc:
-            raise refusal(exc) from None
+            raise jwts.refusal(exc) from None
         if nonce is not None and claims.get("nonce") != nonce:
-            raise TokenError("bad_nonce", "the ID token's nonce does not match this login attempt")
+            raise errors.TokenError("bad_nonce", "the ID token's nonce does not match this login attempt")
         return claims

@@ -5,7 +5,7 @@ import pytest
 from gatekeeper_fixtures import ready_app
 
 from gatekeeper.check import bearer_token, is_api_call
-from gatekeeper.sessions import TokenError
+from gatekeeper.errors import TokenError
 
 
 @pytest.mark.parametrize(

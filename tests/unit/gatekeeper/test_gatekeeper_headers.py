@@ -1,7 +1,8 @@
 import pytest
 from gatekeeper_fixtures import make_settings
 
-from gatekeeper.headers import IdentityHeaders, UnsafeIdentityError, usable_groups
+from gatekeeper.errors import UnsafeIdentityError
+from gatekeeper.headers import IdentityHeaders, usable_groups
 
 
 def test_identity_headers_always_both_present():

@@ -5,8 +5,8 @@ import jwt
 from gatekeeper_fixtures import ready_app
 
 from gatekeeper.cookies import STATE_COOKIE_PREFIX
+from gatekeeper.jwts import Signer
 from gatekeeper.login import MAX_EXPIRED_PER_ANSWER, MAX_STATE_COOKIES, pkce_challenge
-from gatekeeper.sessions import Signer
 
 
 def test_pkce_challenge_matches_rfc7636_example():

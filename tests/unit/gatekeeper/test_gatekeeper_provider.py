@@ -5,7 +5,8 @@ import jwt
 import pytest
 from gatekeeper_fixtures import CLIENT_ID, PUBLIC_ISSUER, FakeDex, free_port, make_settings, settings_for
 
-from gatekeeper.provider import CodeExchangeError, Provider, ProviderUnavailableError, parse_jwks
+from gatekeeper.errors import CodeExchangeError, ProviderUnavailableError
+from gatekeeper.provider import Provider, parse_jwks
 
 
 def test_discovery_rewrites_internal_endpoints_but_keeps_public_authorization(dex):

@@ -6,7 +6,10 @@ import jwt
 import pytest
 
 from gatekeeper.config import SessionKey
-from gatekeeper.sessions import SESSION_AUDIENCE, SESSION_ISSUER, Revocations, SessionCodec, Signer, TokenError
+from gatekeeper.errors import TokenError
+from gatekeeper.jwts import SESSION_ISSUER, Signer
+from gatekeeper.revocations import Revocations
+from gatekeeper.sessions import SESSION_AUDIENCE, SessionCodec
 
 OLD = SessionKey("old", b"o" * 40)
 NEW = SessionKey("new", b"n" * 40)

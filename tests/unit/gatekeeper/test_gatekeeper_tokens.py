@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from gatekeeper_fixtures import CLIENT_ID, make_settings, ready_app
 
-from gatekeeper.sessions import TokenError
+from gatekeeper.errors import TokenError
 from gatekeeper.tokens import IdTokenVerifier, Verified, VerifiedCache, identity_from_claims, token_fingerprint
 
 

@@ -1,0 +1,91 @@
+"""JWT plumbing shared by session cookies, login-state cookies and provider ID tokens.
+
+The unverified header is read once per token, only to pick the verifier and the key; nothing in
+it is trusted until the signature is checked. PyJWT's exceptions become `errors.TokenError`s
+with log-safe reasons here, so no other module needs to know PyJWT's exception tree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+from gatekeeper import errors
+from gatekeeper.config import SessionKey
+
+SESSION_ISSUER = "dex-auth-gatekeeper"  # the `iss` of every JWT the gatekeeper signs
+MAX_TOKEN_LENGTH = 8192  # of the gatekeeper's own JWTs
+
+# PyJWT's refusals, most specific first, as log-safe reasons and messages.
+_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "expired", "token has expired"),
+    (jwt.InvalidSignatureError, "bad_signature", "signature does not match"),
+    (jwt.InvalidAudienceError, "bad_audience", "token was issued for another client"),
+    (jwt.InvalidIssuerError, "bad_issuer", "token was issued by another issuer"),
+)
+
+
+def refusal(exc: jwt.PyJWTError) -> errors.TokenError:
+    """PyJWT's refusal as ours: the class of the failure becomes the reason."""
+    for kind, reason, detail in _REFUSALS:
+        if isinstance(exc, kind):
+            return errors.TokenError(reason, detail)
+    return errors.TokenError("invalid", type(exc).__name__)
+
+
+def header_of(token: str) -> dict[str, Any]:
+    """The JOSE header of anything that looks like a JWT."""
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise errors.TokenError("malformed", "not a JWT") from None
+
+
+def check_length(token: str, max_length: int) -> None:
+    if not token or len(token) > max_length:
+        raise errors.TokenError("malformed", "token is empty or too long")
+
+
+def unverified_header(token: str, max_length: int, header: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JOSE header (`header` when the caller read it already), once the length is in bounds."""
+    check_length(token, max_length)
+    return header_of(token) if header is None else header
+
+
+class Signer:
+    """HS256 JWTs for one audience: the first key signs, every key verifies by `kid`."""
+
+    def __init__(self, keys: tuple[SessionKey, ...], audience: str) -> None:
+        if not keys:
+            raise ValueError("at least one session key is needed")
+        self._signing = keys[0]
+        self._keys = {k.kid: k.secret for k in keys}
+        self.audience = audience
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        payload = {"iss": SESSION_ISSUER, "aud": self.audience, **claims}
+        return jwt.encode(payload, self._signing.secret, algorithm="HS256", headers={"kid": self._signing.kid})
+
+    def verify(
+        self, token: str, *, required: tuple[str, ...] = ("exp", "iat"), header: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The claims of a token this gatekeeper signed for this audience, with a key it still holds."""
+        header = unverified_header(token, MAX_TOKEN_LENGTH, header)
+        if header.get("alg") != "HS256":
+            raise errors.TokenError("bad_algorithm", f"algorithm {str(header.get('alg'))[:20]!r} is not accepted")
+        kid = header.get("kid")
+        secret = self._keys.get(kid) if isinstance(kid, str) else None
+        if secret is None:
+            raise errors.TokenError("unknown_key", "signed with a key id this gatekeeper does not hold")
+        try:
+            return jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                audience=self.audience,
+                issuer=SESSION_ISSUER,
+                options={"require": ["iss", "aud", *required]},
+            )
+        except jwt.PyJWTError as exc:
+            raise refusal(exc) from None
