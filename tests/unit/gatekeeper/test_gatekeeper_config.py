@@ -1,3 +1,8 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from gatekeeper_fixtures import base_env
 
@@ -82,7 +87,7 @@ def test_every_variable_is_read():
         ({"GATEKEEPER_USERID_HEADER": "bad header"}, "GATEKEEPER_USERID_HEADER"),
         ({"GATEKEEPER_GROUPS_HEADER": "kubeflow_userid"}, "must differ"),
         ({"GATEKEEPER_USERID_PREFIX": "a\nb"}, "GATEKEEPER_USERID_PREFIX"),
-        ({"GATEKEEPER_SKIP_AUTH_PATHS": "static"}, "must start with '/'"),
+        ({"GATEKEEPER_SKIP_AUTH_PATHS": "static"}, "each entry must be a path starting with /"),
         ({"GATEKEEPER_SKIP_AUTH_PATHS": "/a/../b"}, "plain path"),
         ({"GATEKEEPER_SKIP_AUTH_PATHS": "/a%2fb"}, "plain path"),
         ({"GATEKEEPER_SKIP_AUTH_PATHS": "/"}, "every path"),
@@ -115,3 +120,31 @@ def test_secrets_never_appear_in_errors_or_repr():
 )
 def test_lifetime_units(value, seconds):
     assert parse_lifetime("X", value) == seconds
+
+
+SRC = Path(__file__).resolve().parents[3] / "src"
+
+
+def test_the_config_loads_with_the_standard_library_alone():
+    """The image ships the gatekeeper without the charm: its settings may not need ops or a charm module."""
+    script = (
+        "import json, sys; import gatekeeper.config; print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = [{str(SRC)!r}]; {script}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(json.loads(out.stdout))
+    outside = {name for name in loaded if name not in sys.stdlib_module_names and not name.startswith("_")}
+    assert outside == {"gatekeeper"}
+
+
+def test_a_bad_value_carries_its_variable_and_problem_apart():
+    with pytest.raises(ConfigError) as info:
+        load_settings(base_env(GATEKEEPER_LOG_LEVEL="loud"))
+    assert (info.value.variable, info.value.problem) == (
+        "GATEKEEPER_LOG_LEVEL",
+        "must be one of debug, info, warning, error, not 'loud'",
+    )

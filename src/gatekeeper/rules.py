@@ -1,0 +1,205 @@
+"""The rules a gatekeeper setting must follow, one function per rule.
+
+The gatekeeper applies them to its GATEKEEPER_* variables at start-up (config.py); the charm
+applies the same functions to the options that feed those variables, so a value is judged by
+one rule wherever it is checked. Standard library only: this package ships in the image without
+the charm. Each rule returns the value in the form the reader keeps, or raises InvalidValue with
+a `problem` that completes a sentence whose subject (a variable, an option) the caller names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from gatekeeper import paths
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MIN_LIFETIME = 60
+MAX_LIFETIME = 366 * 86400
+
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_CLAIM = re.compile(r"^[A-Za-z0-9_.:/-]+$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_DURATION = re.compile(r"^([1-9][0-9]*)\s*([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class InvalidValue(ValueError):  # noqa: N818 - a value, not an error of the program
+    """A value breaks a rule; `problem` is the rest of the sentence, e.g. "must differ from x"."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(problem)
+
+
+def _url(value: str, *, origin_only: bool) -> tuple[str, str, str]:
+    """Scheme, lower-cased netloc and path of an http(s) URL without query, fragment or credentials."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidValue(f"must start with https:// or http:// and name a host, not {value!r}")
+    if origin_only and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise InvalidValue("must be an origin like https://kubeflow.example.com, without a path, query or fragment")
+    if parts.query or parts.fragment:
+        raise InvalidValue(f"must not carry a query or fragment: {value!r}")
+    if parts.username or parts.password:
+        raise InvalidValue("must not contain a user name or password")
+    try:
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        raise InvalidValue("has an invalid port") from None
+    return parts.scheme, parts.netloc.lower(), parts.path
+
+
+def origin(value: str) -> str:
+    """The origin users type in the browser, `scheme://host[:port]`, lower-cased."""
+    scheme, netloc, _ = _url(value.strip(), origin_only=True)
+    return f"{scheme}://{netloc}"
+
+
+def http_url(value: str) -> str:
+    """An http(s) URL with a path allowed (Dex's issuer), without the trailing slash."""
+    value = value.strip()
+    _url(value, origin_only=False)
+    return value.rstrip("/")
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds from '86400', '30m', '12h' or '7d'."""
+    match = _DURATION.match(value.strip().lower())
+    if not match:
+        raise InvalidValue(f"must be seconds or a number with s, m, h or d (e.g. 86400, 30m, 12h, 7d), not {value!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def session_lifetime(value: str) -> int:
+    """A duration the session cookie can sensibly live: a minute at least, a year at most."""
+    seconds = duration_seconds(value)
+    if not MIN_LIFETIME <= seconds <= MAX_LIFETIME:
+        raise InvalidValue(f"must be between 1 minute and 366 days, got {value!r}")
+    return seconds
+
+
+def header_name(value: str) -> str:
+    """An HTTP header name (RFC 9110 token), lower-cased as HTTP/2 sends it."""
+    value = value.strip()
+    if not _TOKEN.match(value):
+        raise InvalidValue(f"must be an HTTP header name such as kubeflow-userid, not {value!r}")
+    return value.lower()
+
+
+def same_header(first: str, second: str) -> bool:
+    """Envoy and many apps read `_` in a header name as `-`, so those spellings are one header."""
+    return first.lower().replace("_", "-") == second.lower().replace("_", "-")
+
+
+def claim_name(value: str) -> str:
+    value = value.strip()
+    if not _CLAIM.match(value):
+        raise InvalidValue(f"must be an ID-token claim name such as email, not {value!r}")
+    return value
+
+
+def control_free(value: str) -> str:
+    """Text that goes into a header as given: a control character would split or end it."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidValue("must not contain control characters")
+    return value
+
+
+def csv(value: str) -> tuple[str, ...]:
+    """Comma-separated items, blanks around and empty items dropped."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def path_list(value: str) -> tuple[str, ...]:
+    """Comma-separated paths, as given."""
+    items = csv(value)
+    for item in items:
+        if not item.startswith("/"):
+            raise InvalidValue(f"each entry must be a path starting with /, not {item!r}")
+    return items
+
+
+def skip_auth_paths(value: str) -> tuple[str, ...]:
+    """Path prefixes served without a login, normalised the way requests are matched (paths.py)."""
+    normalised = []
+    for item in path_list(value):
+        normal = paths.normalise_path(item)
+        if normal == "/":
+            raise InvalidValue(f"entry {item!r} would turn authentication off for every path")
+        if normal is None or normal != item.rstrip("/"):
+            raise InvalidValue(f"entry {item!r} must be a plain path (no '..', '//', '%', ';', '?', '#')")
+        normalised.append(normal)
+    return tuple(normalised)
+
+
+def return_path(value: str, public_url: str) -> str:
+    """A place on this site to send the browser to, as a local path (paths.safe_return_path)."""
+    path = paths.safe_return_path(value, public_url)
+    if path is None:
+        raise InvalidValue(f"must be a path on {public_url} such as / or /welcome, not {value!r}")
+    return path
+
+
+def path_prefix(value: str) -> str:
+    """The gatekeeper's public prefix: plain path segments, no trailing slash."""
+    prefix = value.rstrip("/")
+    if not _PREFIX.match(prefix) or any(segment in (".", "..") for segment in prefix.split("/")):
+        raise InvalidValue(f"must be a path like /authservice, got {prefix!r}")
+    return prefix
+
+
+def scopes(value: str) -> str:
+    words = value.split()
+    if "openid" not in words:
+        raise InvalidValue(f"must include 'openid', got {' '.join(words)!r}")
+    return " ".join(words)
+
+
+def absolute_file(value: str) -> str:
+    """An absolute file path, or empty for none."""
+    value = value.strip()
+    if value and (not value.startswith("/") or "\0" in value):
+        raise InvalidValue(f"must be an absolute file path, got {value!r}")
+    return value
+
+
+def boolean(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise InvalidValue(f"must be true or false, got {value!r}")
+
+
+def one_of(choices: tuple[str, ...], *, fold_case: bool = False) -> Callable[[str], str]:
+    """A rule that accepts exactly one of `choices` (after lower-casing, with `fold_case`)."""
+
+    def rule(value: str) -> str:
+        value = value.strip().lower() if fold_case else value.strip()
+        if value not in choices:
+            raise InvalidValue(f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    return rule
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """A rule that accepts a whole number from `low` to `high`."""
+
+    def rule(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise InvalidValue(f"must be a whole number from {low} to {high}, not {value!r}") from None
+        if not low <= number <= high:
+            raise InvalidValue(f"must be a whole number from {low} to {high}, not {number}")
+        return number
+
+    return rule
+
+
+log_level = one_of(LOG_LEVELS, fold_case=True)
