@@ -1,115 +1,176 @@
-"""The auth decision: which credential proves who the caller is, and how to refuse one that doesn't.
+"""The check: is this request authenticated, and what do we answer if not?
 
-The app answers a cached, valid token itself (the hot path); everything that needs thought
-comes here.
+`Check.decide` is the one decision, for either check style and either server adapter: a 200 with
+the identity headers, a 200 without them (skip-auth), a 401 for API callers, a 302 to the login
+for browsers, a 400 for a look-alike identity header, or a 503 while the provider is away.
+`Check.cached` is its synchronous front: a token verified before, still valid and not logged
+out, answered from the verdict cache with no await, which is what keeps the hot path cheap.
 """
 
 from __future__ import annotations
 
-import jwt
+import logging
+from time import time
+from typing import NamedTuple
 
-from gatekeeper import errors
+from gatekeeper import cookies, errors, jwts, responses
 from gatekeeper.config import Settings
-from gatekeeper.errors import TokenError
 from gatekeeper.headers import IdentityHeaders
+from gatekeeper.login import LoginFlow
+from gatekeeper.metrics import Metrics
+from gatekeeper.paths import SkipAuth, safe_return_path
+from gatekeeper.request import Credentials, Request
 from gatekeeper.revocations import Revocations
 from gatekeeper.sessions import SessionCodec
 from gatekeeper.tokens import IdTokenVerifier, Verified, VerifiedCache, identity_from_claims, token_fingerprint
 
+log = logging.getLogger("gatekeeper.check")
+
 MAX_SESSION_COOKIES_TRIED = 3
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
+class Decision(NamedTuple):
+    """What the adapter writes, and the outcome it counts (`metrics.CHECK_OUTCOMES`; "" for no check)."""
 
-
-def is_api_call(
-    method: str,
-    accept: str | None,
-    x_requested_with: str | None,
-    sec_fetch_mode: str | None,
-    has_authorization: bool,
-) -> bool:
-    """True when a login redirect would be useless (scripts, XHR/fetch, non-navigation)."""
-    if has_authorization or x_requested_with:
-        return True
-    if sec_fetch_mode:
-        return sec_fetch_mode.strip().lower() != "navigate"
-    if method not in ("GET", "HEAD"):
-        return True
-    if accept:
-        lowered = accept.lower()
-        if "json" in lowered and "text/html" not in lowered:
-            return True
-    return False
+    response: responses.Response
+    outcome: str
 
 
 class Authenticator:
     """Verifies a session JWT or a provider ID token, remembering the verdict until it expires."""
 
     def __init__(
-        self,
-        settings: Settings,
-        codec: SessionCodec,
-        revoked: Revocations,
-        cache: VerifiedCache,
-        id_tokens: IdTokenVerifier,
-        identity: IdentityHeaders,
+        self, settings: Settings, codec: SessionCodec, id_tokens: IdTokenVerifier, identity: IdentityHeaders
     ) -> None:
+        self.settings, self.codec, self.id_tokens, self.identity = settings, codec, id_tokens, identity
         self.audiences = (settings.client_id, *settings.extra_audiences)
-        self.settings = settings
-        self.codec = codec
-        self.revoked = revoked
-        self.cache = cache
-        self.id_tokens = id_tokens
-        self.identity = identity
+        self.revoked = Revocations(path=settings.revocations_file)  # what logouts revoked, read by the hot path
+        self.cache = VerifiedCache()  # verdicts by token, read by the hot path
 
     async def verify(self, token: str, now: float) -> Verified:
         entry = self.cache.get(token)
         if entry is not None:
             if entry.exp <= now:
                 self.cache.discard(token)
-                raise TokenError("expired", "token has expired", entry.user)
+                raise errors.TokenError("expired", "token has expired", entry.user)
             if entry.revocation_key in self.revoked:
-                raise TokenError("revoked", "token was logged out", entry.user)
+                raise errors.TokenError("revoked", "token was logged out", entry.user)
             return entry
-        try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
-        except jwt.PyJWTError:
-            raise TokenError("malformed", "not a JWT") from None
-        if algorithm == "HS256":
-            session = self.codec.verify(token)
+        header = jwts.header_of(token)  # read once: it says which verifier, and each reuses it
+        if header.get("alg") == "HS256":
+            session = self.codec.verify(token, header)
             user, groups, key, exp = session.user, session.groups, session.jti, float(session.exp)
         else:  # an ID token is accepted in the cookie too: it proves the same as in a header
-            claims = await self.id_tokens.verify(token, audiences=self.audiences)
+            claims = await self.id_tokens.verify(token, audiences=self.audiences, header=header)
             user, groups = identity_from_claims(claims, self.settings)
             key, exp = token_fingerprint(token), float(claims["exp"])
         if key in self.revoked:
-            raise TokenError("revoked", "token was logged out", user)
-        try:
-            headers = self.identity.for_user(user, groups)
-        except errors.UnsafeIdentityError as exc:
-            raise TokenError("bad_identity", str(exc)) from None
-        entry = Verified(exp=exp, revocation_key=key, headers=headers, user=user)
+            raise errors.TokenError("revoked", "token was logged out", user)
+        entry = Verified(exp=exp, revocation_key=key, headers=self.identity.for_user(user, groups), user=user)
         self.cache.put(token, entry, now)
         return entry
 
     async def authenticate(self, bearer: str | None, session_cookies: list[str], now: float) -> Verified:
         """The first credential that verifies (bearer first); else the most telling refusal."""
-        first_error: TokenError | None = None
+        first_error: errors.TokenError | None = None
         if bearer is not None:
             try:
                 return await self.verify(bearer, now)
-            except TokenError as exc:
+            except errors.TokenError as exc:
                 first_error = exc
         for value in session_cookies[:MAX_SESSION_COOKIES_TRIED]:
             try:
                 return await self.verify(value, now)
-            except TokenError as exc:
+            except errors.TokenError as exc:
                 first_error = first_error or exc
-        raise first_error or TokenError("no_credentials", "no session cookie or bearer token")
+        raise first_error or errors.TokenError("no_credentials", "no session cookie or bearer token")
+
+
+class Check:
+    """The check's parts, and the decision."""
+
+    def __init__(self, settings: Settings, auth: Authenticator, login: LoginFlow, metrics: Metrics) -> None:
+        self.settings = settings
+        self.auth = auth
+        self.login = login
+        self.metrics = metrics
+        self.identity = auth.identity
+        self.skip = SkipAuth(settings.skip_auth_paths)
+        self._skip_enabled = bool(self.skip)
+        self._lookalike_names = self.identity.lookalike_names
+        self._cached = auth.cache.get  # bound C methods: no Python call on the hot path for these
+        self._revoked_keys = auth.revoked.keys
+
+    def cached(self, request: Request) -> Verified | None:
+        """The verdict of a token verified before, still valid, not logged out; else None.
+
+        None also when the request needs the thorough path: a possible look-alike identity header
+        (asked for by name, or any name with "_" when there are too many spellings to ask for), or
+        a skip-auth target (answered without identity, whoever asks). One function, no generator:
+        this runs for every request the gateway sends.
+        """
+        token = request.token
+        if not token:
+            return None
+        entry = self._cached(token)
+        if entry is None or entry.exp <= time() or entry.revocation_key in self._revoked_keys:
+            return None
+        headers = request.headers
+        names = self._lookalike_names
+        if names is None:
+            if "_" in "".join(headers.keys()):
+                return None
+        else:
+            for name in names:
+                if name in headers:
+                    return None
+        if self._skip_enabled and self.skip.matches(request.target):
+            return None
+        return entry
+
+    async def decide(self, request: Request) -> Decision:
+        """The answer to a check, whichever its style, as one value the adapter writes."""
+        entry = self.cached(request)
+        if entry is not None:
+            return Decision(responses.Response(200, entry.headers), "allowed")
+        lookalike = self.identity.first_lookalike(request.headers.keys())
+        if lookalike is not None:
+            log.info(
+                "request denied", extra={"event": "denied", "reason": "identity_header_lookalike", "header": lookalike}
+            )
+            return Decision(responses.refusal(errors.ForbiddenHeaderError(lookalike)), "bad_request")
+        if self._skip_enabled and self.skip.matches(request.target):
+            return Decision(responses.Response(200, self.identity.empty), "skipped")
+        credentials = request.credentials()
+        try:
+            entry = await self.auth.authenticate(credentials.bearer, credentials.sessions, time())
+        except errors.TokenError as error:
+            return self._refuse(request, credentials, error)
+        return Decision(responses.Response(200, entry.headers), "allowed")
+
+    def _refuse(self, request: Request, credentials: Credentials, error: errors.TokenError) -> Decision:
+        if error.reason != "no_credentials":
+            self.metrics.token_error(error.reason)
+            log.info("request denied", extra={"event": "denied", "reason": error.reason, "user": error.user or None})
+        if request.wants_json():
+            return Decision(self._unauthorized(credentials, error), "unauthorized")
+        return_path = safe_return_path(request.target, self.settings.public_url) or "/"
+        try:
+            response = self.login.start(return_path, request.cookie_header())
+        except errors.ProviderUnavailableError:
+            return Decision(self.login.unavailable(return_path), "unavailable")
+        if credentials.sessions:
+            response.add_cookie(cookies.expire_cookie(cookies.SESSION_COOKIE, secure=self.settings.secure_cookies))
+        log.debug("login started", extra={"event": "login_redirect", "reason": error.reason})
+        return Decision(response, "redirected")
+
+    def _unauthorized(self, credentials: Credentials, error: errors.TokenError) -> responses.Response:
+        """A 401 with a Bearer challenge: what scripts and XHR can act on."""
+        challenge = f'Bearer realm="{self.settings.public_url}"'
+        if credentials.bearer is not None:
+            challenge += ', error="invalid_token"'
+        if error.reason == "no_credentials":
+            payload = {"error": "unauthenticated", "reason": "log in first, or send Authorization: Bearer <ID token>"}
+        else:
+            payload = {"error": error.reason, "reason": error.detail}
+        return responses.json_response(401, payload, [(b"www-authenticate", challenge.encode())])

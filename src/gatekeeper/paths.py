@@ -10,13 +10,25 @@ literal reading is then the decoded one, which is how the upstream app reads it.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 MAX_PATH_LENGTH = 4096
 MAX_RETURN_PATH_LENGTH = 2048
 
+# RFC 3986 pchar minus "%": what may stand unescaped in a path segment, plus the separator;
+# and a test for anything else (quote() leaves letters, digits and "_.-~" alone too).
+_PATH_SAFE = "/!$&'()*+,;=:@"
+_NEEDS_ESCAPING = re.compile(r"[^A-Za-z0-9_.~/!$&'()*+,;=:@-]")
+
 # Encoded '/', '\', '%', NUL and control characters make different readers disagree.
 _AMBIGUOUS_ESCAPE = re.compile(r"%(?:2[fF]|5[cC]|25|[01][0-9a-fA-F]|7[fF])")
+
+
+def raw_path(decoded_path: str) -> str:
+    """An encoded path that decodes to `decoded_path`: what RSGI's decoded path was, as near as can be."""
+    if _NEEDS_ESCAPING.search(decoded_path) is None:
+        return decoded_path  # the usual path: nothing to escape
+    return quote(decoded_path, safe=_PATH_SAFE)
 
 
 def _has_control(text: str) -> bool:
@@ -63,6 +75,7 @@ class SkipAuth:
         self.prefixes = prefixes
 
     def __bool__(self) -> bool:
+        """False when no prefix is configured: the check then need not look at the target at all."""
         return bool(self.prefixes)
 
     def matches(self, target: str) -> bool:

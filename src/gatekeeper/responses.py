@@ -1,14 +1,14 @@
-"""The answers the gatekeeper sends, as plain data, and how they go out over ASGI."""
+"""The answers the gatekeeper sends, as plain data; each server adapter writes them its own way."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gatekeeper import errors
+
 Header = tuple[bytes, bytes]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 NO_STORE: Header = (b"cache-control", b"no-store")
 
@@ -21,10 +21,6 @@ class Response:
 
     def add_cookie(self, set_cookie_value: str) -> None:
         self.headers.append((b"set-cookie", set_cookie_value.encode()))
-
-    async def send(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        await send({"type": "http.response.body", "body": self.body})
 
 
 def json_response(status: int, payload: dict[str, Any], headers: list[Header] | None = None) -> Response:
@@ -42,3 +38,8 @@ def text_response(status: int, text: str, content_type: bytes = b"text/plain; ch
 
 def redirect(location: str) -> Response:
     return Response(302, [(b"location", location.encode()), NO_STORE])
+
+
+def refusal(error: errors.GatekeeperError) -> Response:
+    """Any gatekeeper error as the JSON the client reads: its status, reason and client-safe detail."""
+    return json_response(error.status, {"error": error.reason, "reason": error.detail}, list(error.headers))

@@ -1,76 +1,66 @@
-"""Serving over granian's RSGI: what its scope and protocol object differ in from ASGI's.
+"""Serving over granian's RSGI, the production interface: the hot path and the request value.
 
-The hot path answers from RSGI directly (one synchronous call, no ASGI messages); every other
-request is handed to the ASGI code as an equivalent ASGI scope. Two RSGI facts shape that hand-off
-(checked on granian 2.8.7, the first also on 2.8.9):
+Every request becomes one `request.Request`, read in place from RSGI's scope (its headers are
+never converted). A check carrying a token verified before, still valid and not logged out, is
+answered with one synchronous `proto.response_empty`; anything else goes through the spine
+(`Gatekeeper.answer`) and its Response is written with one `response_bytes`.
 
-- `scope.path` arrives percent-decoded, with no raw form. It is re-encoded here, so a character
+Two RSGI facts shape the request value (checked on granian 2.8.7, the first also on 2.8.9):
+
+- `scope.path` arrives percent-decoded, with no raw form. It is re-encoded (`paths.raw_path`,
+  when the check reads its target), so a character
   that needs escaping comes back escaped (`%` as `%25`, `?` as `%3F`) and the path checks still
   refuse what they refused before; an escape of a plain character (`%61`, `%2F`) comes back as
   that character, read the way the upstream app will read it.
-- `headers.items()` leaves out a header whose value is not visible ASCII, while `keys()` keeps
-  its name. A name must not vanish with its value: a look-alike identity header is refused for
-  its name alone, so such headers are kept here with an empty value.
+- `headers.items()` and `get()` leave out a header whose value is not visible ASCII, while
+  `keys()` and `in` keep its name. A name must not vanish with its value: a look-alike identity
+  header is refused for its name alone, so the check reads names through `keys()` and `in`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import quote
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
-Header = tuple[bytes, bytes]
+from gatekeeper import request
+from gatekeeper.responses import Response
 
-# RFC 3986 pchar minus "%": what may stand unescaped in a path segment, plus the separator.
-_PATH_SAFE = "/!$&'()*+,;=:@"
-
-
-def raw_path(decoded_path: str) -> bytes:
-    """An encoded path that decodes to `decoded_path`, as close to what the client sent as RSGI allows."""
-    return quote(decoded_path, safe=_PATH_SAFE).encode("ascii")
+if TYPE_CHECKING:
+    from gatekeeper.app import Gatekeeper
 
 
-def asgi_headers(headers: Any) -> list[Header]:
-    """RSGI's headers as ASGI byte pairs, keeping every header name RSGI reports."""
-    pairs = [(name.encode("latin-1"), value.encode("utf-8")) for name, value in headers.items()]
-    listed = {name for name, _ in pairs}
-    for name in headers.keys():  # noqa: SIM118 - granian's Headers is not a dict; keys() is its API
-        encoded = name.encode("latin-1")
-        if encoded not in listed:
-            pairs.append((encoded, b""))
-    return pairs
-
-
-def asgi_scope(scope: Any) -> dict[str, Any]:
+def request_of(scope: Any, router: request.Router) -> request.Request:
     path = scope.path
-    return {
-        "type": "http",
-        "http_version": scope.http_version,
-        "method": scope.method,
-        "scheme": scope.scheme,
-        "path": path,
-        "raw_path": raw_path(path),
-        "query_string": scope.query_string.encode("utf-8"),
-        "headers": asgi_headers(scope.headers),
-    }
+    route = router.route(path)
+    checked = router.checked_path(path) if route == request.CHECK else ""
+    return request.build(route, scope.method, checked, scope.query_string, scope.headers, decoded=True)
 
 
-async def no_body() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
+def write(response: Response, proto: Any) -> None:
+    headers = [(name.decode("latin-1"), value.decode("utf-8")) for name, value in response.headers]
+    proto.response_bytes(response.status, headers, response.body)
 
 
-class Responder:
-    """An ASGI `send` that writes the answer through the RSGI protocol object."""
+class Server:
+    """granian's `__rsgi__` for one app: its parts bound once, so the hot path only looks them up."""
 
-    __slots__ = ("headers", "proto", "status")
+    __slots__ = ("allowed", "app", "cached", "router")
 
-    def __init__(self, proto: Any) -> None:
-        self.proto = proto
-        self.status = 500
-        self.headers: list[tuple[str, str]] = []
+    def __init__(self, app: Gatekeeper) -> None:
+        self.app = app
+        self.router = app.router
+        self.cached = app.check.cached
+        self.allowed = app.metrics.allowed
 
-    async def __call__(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = [(name.decode("latin-1"), value.decode("utf-8")) for name, value in message["headers"]]
-        elif message["type"] == "http.response.body":
-            self.proto.response_bytes(self.status, self.headers, message.get("body", b""))
+    async def __call__(self, scope: Any, proto: Any) -> None:
+        started = perf_counter()
+        req = request_of(scope, self.router)
+        if req.route == request.CHECK:
+            entry = self.cached(req)
+            if entry is not None:
+                proto.response_empty(200, entry.text_headers)
+                self.allowed(perf_counter() - started)
+                return
+        decision = await self.app.answer(req)
+        write(decision.response, proto)
+        self.app.count(decision.outcome, started)

@@ -22,6 +22,7 @@ from gatekeeper.app import Gatekeeper
 from gatekeeper.cookies import SESSION_COOKIE, STATE_COOKIE_PREFIX
 from gatekeeper.login import RETRY_MARK
 from gatekeeper.provider import Provider
+from gatekeeper.request import HEALTHZ
 from gatekeeper.sessions import SessionCodec
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8", "sec-fetch-mode": "navigate"}
@@ -640,10 +641,10 @@ def test_garbage_never_gives_a_500(dex):
 
 def test_unexpected_bug_answers_503_with_reason_and_logs(dex, caplog):
     async def scenario(app):
-        async def broken(scope, send):
+        async def broken(request):
             raise RuntimeError("bug")
 
-        app._routes[b"/healthz"] = broken
+        app.handlers[HEALTHZ] = broken
         return await asgi(app, "GET", "/healthz")
 
     with caplog.at_level(logging.ERROR, logger="gatekeeper"):

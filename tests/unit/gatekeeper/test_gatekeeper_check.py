@@ -4,8 +4,8 @@ import time
 import pytest
 from gatekeeper_fixtures import ready_app
 
-from gatekeeper.check import bearer_token, is_api_call
 from gatekeeper.errors import TokenError
+from gatekeeper.request import bearer_token, is_api_call
 
 
 @pytest.mark.parametrize(
