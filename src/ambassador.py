@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-GATEKEEPER_PREFIX = "/authservice"
+import pebble_layers
+
 DEX_PREFIX = "/dex/"
 # Headers the gatekeeper reads to tell a browser from a script; Ambassador always adds
 # authorization, cookie, user-agent and x-forwarded-* on top.
@@ -57,9 +58,9 @@ class AmbassadorSettings:
     api_version: str = "getambassador.io/v3alpha1"
     userid_header: str = "kubeflow-userid"
     groups_header: str = "kubeflow-groups"
-    dex_port: int = 5556
-    gatekeeper_port: int = 8080
-    prefix: str = GATEKEEPER_PREFIX
+    dex_port: int = pebble_layers.DEX_WEB_PORT
+    gatekeeper_port: int = pebble_layers.GATEKEEPER_PORT
+    prefix: str = pebble_layers.GATEKEEPER_PREFIX
     check_timeout_ms: int = 5000
 
     def service(self, port: int) -> str:
@@ -77,52 +78,37 @@ def _resource(settings: AmbassadorSettings, kind: str, name: str, spec: dict[str
     }
 
 
+def _bypass_mapping(settings: AmbassadorSettings, name: str, prefix: str, port: int) -> dict[str, Any]:
+    """Served without the AuthService: Dex's pages and the gatekeeper's own endpoints."""
+    spec = {"prefix": prefix, "rewrite": prefix, "service": settings.service(port), "bypass_auth": True}
+    return _resource(settings, "Mapping", name, {**spec, "timeout_ms": 10000})
+
+
+def _auth_service(settings: AmbassadorSettings) -> dict[str, Any]:
+    """Every other request is checked at <prefix>/check; the gateway fails closed."""
+    spec = {
+        "auth_service": settings.service(settings.gatekeeper_port),
+        "proto": "http",
+        "path_prefix": f"{settings.prefix.rstrip('/')}/check",
+        "timeout_ms": settings.check_timeout_ms,
+        "allowed_request_headers": [
+            *CHECK_REQUEST_HEADERS,
+            *lookalike_spellings(settings.userid_header),
+            *lookalike_spellings(settings.groups_header),
+        ],
+        "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
+        "failure_mode_allow": False,
+    }
+    return _resource(settings, "AuthService", settings.app_name, spec)
+
+
 def render_resources(settings: AmbassadorSettings) -> list[dict[str, Any]]:
     """The Mapping for Dex, the Mapping for the gatekeeper's endpoints, the AuthService."""
     prefix = settings.prefix.rstrip("/") + "/"
     return [
-        _resource(
-            settings,
-            "Mapping",
-            f"{settings.app_name}-dex",
-            {
-                "prefix": DEX_PREFIX,
-                "rewrite": DEX_PREFIX,
-                "service": settings.service(settings.dex_port),
-                "bypass_auth": True,
-                "timeout_ms": 10000,
-            },
-        ),
-        _resource(
-            settings,
-            "Mapping",
-            f"{settings.app_name}-gatekeeper",
-            {
-                "prefix": prefix,
-                "rewrite": prefix,
-                "service": settings.service(settings.gatekeeper_port),
-                "bypass_auth": True,
-                "timeout_ms": 10000,
-            },
-        ),
-        _resource(
-            settings,
-            "AuthService",
-            settings.app_name,
-            {
-                "auth_service": settings.service(settings.gatekeeper_port),
-                "proto": "http",
-                "path_prefix": f"{settings.prefix.rstrip('/')}/check",
-                "timeout_ms": settings.check_timeout_ms,
-                "allowed_request_headers": [
-                    *CHECK_REQUEST_HEADERS,
-                    *lookalike_spellings(settings.userid_header),
-                    *lookalike_spellings(settings.groups_header),
-                ],
-                "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
-                "failure_mode_allow": False,
-            },
-        ),
+        _bypass_mapping(settings, f"{settings.app_name}-dex", DEX_PREFIX, settings.dex_port),
+        _bypass_mapping(settings, f"{settings.app_name}-gatekeeper", prefix, settings.gatekeeper_port),
+        _auth_service(settings),
     ]
 
 

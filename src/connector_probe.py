@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from workloads import DEX_BINARY, DEX_CONFIG_DIR
+import pebble_layers
 
-PROBE_CONFIG_PATH = f"{DEX_CONFIG_DIR}/probe.yaml"
-PROBE_RESULT_PATH = f"{DEX_CONFIG_DIR}/probe-result.json"
-PROBE_COMMAND = (DEX_BINARY, "serve", PROBE_CONFIG_PATH)
+PROBE_CONFIG_PATH = f"{pebble_layers.DEX_CONFIG_DIR}/probe.yaml"
+PROBE_RESULT_PATH = f"{pebble_layers.DEX_CONFIG_DIR}/probe-result.json"
+PROBE_COMMAND = (pebble_layers.DEX_BINARY, "serve", PROBE_CONFIG_PATH)
 PROBE_ENVIRONMENT = {"DEX_EXPAND_ENV": "false", "DEX_CONTINUE_ON_CONNECTOR_FAILURE": "true"}
 PROBE_TIMEOUT = 60.0
 # A port Go's net.Listen refuses at once ("invalid port"): Dex stops before serving anything.

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml.composer
+
+import errors
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ SecretResolver = Callable[[str, "str | None"], str]
 """(secret uri, key or None) -> value; raises SecretLookupError with a reason."""
 
 
-class ConnectorsError(ValueError):
+class ConnectorsError(errors.DexAuthError):
     """The `connectors` option cannot be used; the message is fit for a status line."""
 
 
@@ -161,7 +164,7 @@ class ConnectorValidationError(ConnectorsError):
         message = str(problems[0])
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more)"
-        super().__init__(message)
+        super().__init__(message, tuple(f"bad connector: {p}" for p in problems))
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,7 @@ def place_files(connectors: list[dict[str, Any]], directory: str) -> tuple[list[
     return placed, tuple(files)
 
 
-class SecretLookupError(Exception):
+class SecretLookupError(errors.DexAuthError):
     """A Juju secret reference could not be read; the message says why and what to do."""
 
 

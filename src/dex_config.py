@@ -13,9 +13,10 @@ from typing import Any
 import bcrypt
 import yaml
 
+import errors
+import pebble_layers
+
 BCRYPT_ROUNDS = 10
-DEX_WEB_PORT = 5556
-DEX_TELEMETRY_PORT = 5558
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 CLI_LOCAL_REDIRECT = "http://localhost:8000"
@@ -76,8 +77,8 @@ class DexSettings:
     id_token_expiry: str = "24h"  # noqa: S105 - a duration
 
 
-class DexConfigError(ValueError):
-    """The settings would make Dex refuse to start."""
+class DexConfigError(errors.DexAuthError):
+    """The settings would make Dex refuse to start; the message says what to change."""
 
 
 def hash_password(password: str) -> str:
@@ -97,7 +98,7 @@ def gatekeeper_client(public_url: str, client_id: str, secret: str) -> StaticCli
     return StaticClient(
         id=client_id,
         name="dex-auth gatekeeper",
-        redirect_uris=(f"{public_url}/authservice/oidc/callback",),
+        redirect_uris=(f"{public_url}{pebble_layers.GATEKEEPER_PREFIX}/oidc/callback",),
         secret=secret,
     )
 
@@ -131,8 +132,8 @@ def render_dex_config(settings: DexSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "issuer": settings.issuer,
         "storage": {"type": "kubernetes", "config": {"inCluster": True}},
-        "web": {"http": f"0.0.0.0:{DEX_WEB_PORT}"},
-        "telemetry": {"http": f"0.0.0.0:{DEX_TELEMETRY_PORT}"},
+        "web": {"http": f"0.0.0.0:{pebble_layers.DEX_WEB_PORT}"},
+        "telemetry": {"http": f"0.0.0.0:{pebble_layers.DEX_TELEMETRY_PORT}"},
         "logger": {"level": _DEX_LOG_LEVELS.get(settings.log_level, "info"), "format": "json"},
         "expiry": {
             "idTokens": settings.id_token_expiry,
@@ -153,5 +154,5 @@ def render_dex_config(settings: DexSettings) -> dict[str, Any]:
 
 
 def render_dex_config_yaml(settings: DexSettings) -> str:
-    """The content of the Dex config file the charm pushes (workloads.DEX_CONFIG_PATH)."""
+    """The content of the Dex config file the charm pushes (pebble_layers.DEX_CONFIG_PATH)."""
     return yaml.safe_dump(render_dex_config(settings), sort_keys=False, default_flow_style=False)

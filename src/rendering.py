@@ -1,7 +1,10 @@
-"""Everything the charm renders, from config + secrets + relation data, in one pure call.
+"""Everything the charm renders, from config + secrets + relation data, in one pure pipeline.
 
-The charm gathers the inputs from Juju and calls `render_all`; tests and the end-to-end harness
-call `render_from_config` with a plain config dict and get byte-for-byte what the charm pushes.
+`render` parses the options, reads the connectors, checks the shared secrets are there and
+renders Dex's config, both Pebble layers and the Ambassador resources. Any problem raises an
+errors.DexAuthError subclass, whoever calls: the charm's reconcile (which shows it as the
+status), its restore of the last good config (which logs it) and `render_from_config`, the
+end-to-end harness's path, which gets byte-for-byte what the charm pushes. No `ops` import.
 """
 
 from __future__ import annotations
@@ -10,49 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import ambassador
 import connectors as connectors_module
-from ambassador import AmbassadorSettings, render_resources, render_resources_yaml
-from dex_config import (
-    DexSettings,
-    StaticClient,
-    StaticUser,
-    cli_client,
-    gatekeeper_client,
-    render_dex_config_yaml,
-)
-from gatekeeper.config import ConfigError
-from gatekeeper.config import load_settings as load_gatekeeper_settings
-from settings import CLI_CLIENT_ID, GATEKEEPER_CLIENT_ID, Settings, SettingsError, parse_settings
-from workloads import DEX_FILES_DIR, GatekeeperSettings, dex_layer, gatekeeper_layer
-
-# The charm option behind each gatekeeper variable a user can get wrong.
-_OPTION_OF_VARIABLE = {
-    "GATEKEEPER_PUBLIC_URL": "public-url",
-    "GATEKEEPER_SESSION_LIFETIME": "session-lifetime",
-    "GATEKEEPER_USERID_HEADER": "userid-header",
-    "GATEKEEPER_USERID_PREFIX": "userid-prefix",
-    "GATEKEEPER_GROUPS_HEADER": "groups-header",
-    "GATEKEEPER_SKIP_AUTH_PATHS": "skip-auth-paths",
-    "GATEKEEPER_EXTRA_AUDIENCES": "extra-bearer-audiences",
-    "GATEKEEPER_AFTER_LOGOUT_URL": "after-logout-url",
-    "GATEKEEPER_WORKERS": "gatekeeper-workers",
-    "GATEKEEPER_LOG_LEVEL": "log-level",
-}
-
-
-def check_gatekeeper_environment(environment: Mapping[str, str]) -> None:
-    """Run the gatekeeper's own start-up check on what we render.
-
-    The gatekeeper refuses to start on a bad value; catching it here keeps the running
-    gatekeeper and turns the refusal into a Blocked message naming the charm option.
-    """
-    try:
-        load_gatekeeper_settings(environment)
-    except ConfigError as err:
-        option = _OPTION_OF_VARIABLE.get(err.variable or "", "")
-        if not option:
-            raise
-        raise SettingsError(option, f"the gatekeeper would refuse it: {err}") from None
+import dex_config
+import errors
+import pebble_layers
+import settings as settings_module
+from gatekeeper import config as gatekeeper_config
 
 
 @dataclass(frozen=True)
@@ -65,15 +32,30 @@ class SharedSecrets:
 
 
 @dataclass(frozen=True)
+class Context:
+    """What the charm gathers from Juju besides the options.
+
+    `secrets` is None until the leader has made them. A unit waits for the static user's
+    password hash too (`wait_for_password_hash`); the harness may render without the user.
+    """
+
+    app_name: str
+    namespace: str
+    secrets: SharedSecrets | None
+    oidc_clients: Sequence[dex_config.StaticClient] = ()
+    resolve: connectors_module.SecretResolver | None = None
+    wait_for_password_hash: bool = True
+
+
+@dataclass(frozen=True)
 class Rendered:
-    settings: Settings
+    settings: settings_module.Settings
     dex_config: str
     dex_layer: dict[str, Any]
     gatekeeper_layer: dict[str, Any]
     resources: list[dict[str, Any]]
     resources_yaml: str
     dex_files: tuple[connectors_module.DexFile, ...] = ()
-
     dex_connector_ids: tuple[str, ...] = ()
 
     @property
@@ -84,42 +66,56 @@ class Rendered:
     def gatekeeper_environment(self) -> dict[str, str]:
         return dict(self.gatekeeper_layer["services"]["gatekeeper"]["environment"])
 
+    @property
+    def files(self) -> dict[str, str]:
+        """The connector files, by their path in the Dex container."""
+        return {f.path: f.content for f in self.dex_files}
 
-def ambassador_settings(
-    api_version: str, userid_header: str, groups_header: str, app_name: str, namespace: str
-) -> AmbassadorSettings:
-    return AmbassadorSettings(
-        app_name=app_name,
-        namespace=namespace,
-        api_version=api_version,
-        userid_header=userid_header,
-        groups_header=groups_header,
+
+class WaitingForSecretsError(errors.NotReadyError):
+    def __init__(self) -> None:
+        super().__init__("waiting for the leader unit to create the shared secrets")
+
+
+def check_gatekeeper_environment(environment: Mapping[str, str]) -> None:
+    """Run the gatekeeper's own start-up check on what we render.
+
+    The gatekeeper refuses to start on a bad value; catching it here keeps the running
+    gatekeeper and turns the refusal into a Blocked message naming the charm option.
+    """
+    try:
+        gatekeeper_config.load_settings(environment)
+    except gatekeeper_config.ConfigError as err:
+        option = settings_module.OPTION_OF_VARIABLE.get(err.variable)
+        if option is None:  # a variable the charm fixes: a bug here, not a bad option
+            raise
+        raise settings_module.SettingsError(option, f"the gatekeeper would refuse it: {err}") from None
+
+
+def resources_yaml(app_name: str, namespace: str, api_version: str, userid_header: str, groups_header: str) -> str:
+    """The Ambassador resources for these headers; also what show-ambassador-resources prints."""
+    return ambassador.render_resources_yaml(
+        ambassador.AmbassadorSettings(app_name, namespace, api_version, userid_header, groups_header)
     )
 
 
-def render_all(
-    settings: Settings,
+def _dex_config_text(
+    settings: settings_module.Settings,
     connectors: list[dict[str, Any]],
-    *,
-    app_name: str,
-    namespace: str,
     secrets: SharedSecrets,
-    oidc_clients: Sequence[StaticClient] = (),
-) -> Rendered:
-    """Raises dex_config.DexConfigError when Dex would refuse the result, and
-    settings.SettingsError when the gatekeeper would refuse its environment."""
-    issuer = settings.issuer_url
-    connectors, dex_files = connectors_module.place_files(connectors, DEX_FILES_DIR)
+    oidc_clients: Sequence[dex_config.StaticClient],
+) -> str:
+    """Raises dex_config.DexConfigError when Dex would refuse the result."""
     static_user = None
-    if settings.enable_password_db and settings.static_username and secrets.static_password_hash:
-        static_user = StaticUser(settings.static_username, secrets.static_password_hash)
+    if settings.static_user_wanted and secrets.static_password_hash:
+        static_user = dex_config.StaticUser(settings.static_username, secrets.static_password_hash)
     clients = (
-        gatekeeper_client(settings.public_url, GATEKEEPER_CLIENT_ID, secrets.client_secret),
-        cli_client(CLI_CLIENT_ID),
+        dex_config.gatekeeper_client(settings.public_url, settings_module.GATEKEEPER_CLIENT_ID, secrets.client_secret),
+        dex_config.cli_client(settings_module.CLI_CLIENT_ID),
         *sorted(oidc_clients, key=lambda c: c.id),
     )
-    dex_settings = DexSettings(
-        issuer=issuer,
+    dex_settings = dex_config.DexSettings(
+        issuer=settings.issuer_url,
         connectors=connectors,
         enable_password_db=settings.enable_password_db,
         static_user=static_user,
@@ -128,41 +124,49 @@ def render_all(
         log_level=settings.log_level,
         id_token_expiry=settings.id_token_expiry,
     )
-    dex_text = render_dex_config_yaml(dex_settings)
-    gatekeeper = GatekeeperSettings(
-        public_url=settings.public_url,
-        issuer_url=issuer,
-        client_id=GATEKEEPER_CLIENT_ID,
-        client_secret=secrets.client_secret,
-        session_keys=secrets.session_keys,
-        session_lifetime=settings.session_lifetime,
-        userid_header=settings.userid_header,
-        userid_prefix=settings.userid_prefix,
-        userid_claim=settings.userid_claim,
-        groups_header=settings.groups_header,
-        groups_claim=settings.groups_claim,
-        skip_auth_paths=settings.skip_auth_paths,
-        extra_audiences=settings.extra_bearer_audiences,
-        secure_cookies=settings.secure_cookies,
-        after_logout_url=settings.after_logout_url,
-        log_level=settings.log_level,
-        workers=settings.gatekeeper_workers,
-    )
-    layer = gatekeeper_layer(gatekeeper)
-    check_gatekeeper_environment(layer["services"]["gatekeeper"]["environment"])
-    routes = ambassador_settings(
-        settings.ambassador_api_version, settings.userid_header, settings.groups_header, app_name, namespace
+    return dex_config.render_dex_config_yaml(dex_settings)
+
+
+def _render_settings(
+    settings: settings_module.Settings, connectors: list[dict[str, Any]], context: Context, secrets: SharedSecrets
+) -> Rendered:
+    placed, dex_files = connectors_module.place_files(connectors, pebble_layers.DEX_FILES_DIR)
+    dex_text = _dex_config_text(settings, placed, secrets, context.oidc_clients)
+    environment = pebble_layers.gatekeeper_environment(settings, secrets.client_secret, secrets.session_keys)
+    check_gatekeeper_environment(environment)
+    routes = ambassador.AmbassadorSettings(
+        context.app_name,
+        context.namespace,
+        settings.ambassador_api_version,
+        settings.userid_header,
+        settings.groups_header,
     )
     return Rendered(
         settings=settings,
         dex_config=dex_text,
-        dex_layer=dex_layer(dex_text, {f.path: f.content for f in dex_files}),
-        gatekeeper_layer=layer,
-        resources=render_resources(routes),
-        resources_yaml=render_resources_yaml(routes),
+        dex_layer=pebble_layers.dex_layer(dex_text, {f.path: f.content for f in dex_files}),
+        gatekeeper_layer=pebble_layers.gatekeeper_layer(environment),
+        resources=ambassador.render_resources(routes),
+        resources_yaml=ambassador.render_resources_yaml(routes),
         dex_files=dex_files,
-        dex_connector_ids=tuple(c["id"] for c in connectors),
+        dex_connector_ids=tuple(c["id"] for c in placed),
     )
+
+
+def render(config: Mapping[str, Any], context: Context) -> Rendered:
+    """Options (Juju-style: name -> value; missing ones take the defaults) in, everything out.
+
+    Raises an errors.DexAuthError subclass: settings.SettingsError, connectors.ConnectorsError,
+    WaitingForSecretsError or dex_config.DexConfigError, in the order they are found.
+    """
+    settings = settings_module.parse_settings(config, app_name=context.app_name)
+    found = connectors_module.load(settings.connectors_text, settings.issuer_url, context.resolve)
+    secrets = context.secrets
+    if secrets is None:
+        raise WaitingForSecretsError
+    if context.wait_for_password_hash and settings.static_user_wanted and not secrets.static_password_hash:
+        raise WaitingForSecretsError
+    return _render_settings(settings, found, context, secrets)
 
 
 def render_from_config(
@@ -171,16 +175,9 @@ def render_from_config(
     secrets: SharedSecrets,
     app_name: str = "dex-auth",
     namespace: str = "kubeflow",
-    oidc_clients: Sequence[StaticClient] = (),
+    oidc_clients: Sequence[dex_config.StaticClient] = (),
     resolve: connectors_module.SecretResolver | None = None,
 ) -> Rendered:
-    """The harness's path: Juju-style config dict (option name -> value) in, everything out.
-
-    Raises settings.SettingsError, connectors.ConnectorsError or dex_config.DexConfigError,
-    each with the message the charm would show as Blocked.
-    """
-    settings = parse_settings(config)
-    found = connectors_module.load(settings.connectors_text, settings.issuer_url, resolve)
-    return render_all(
-        settings, found, app_name=app_name, namespace=namespace, secrets=secrets, oidc_clients=oidc_clients
-    )
+    """The harness's path: `render` with the secrets given, the static user left out without a hash."""
+    context = Context(app_name, namespace, secrets, tuple(oidc_clients), resolve, wait_for_password_hash=False)
+    return render(config, context)

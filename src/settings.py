@@ -1,81 +1,126 @@
-"""Turn the charm's Juju config into checked settings.
+"""The charm's options, one declaration each, and the checked settings they become.
 
-Every bad value becomes a SettingsError naming the option, so the unit can be Blocked with a
-message the admin can act on. No `ops` import: tested directly.
+Each field of Settings declares its option: the name in config.yaml, the default, the rule that
+reads the value and, when the option feeds the gatekeeper, the GATEKEEPER_* variable. The rule
+of such an option is the gatekeeper's own (gatekeeper/rules.py), so the charm refuses what the
+gatekeeper would and says so in its own option's name. DEFAULTS, the gatekeeper's variables and
+the option named in a Blocked message all come from these declarations. No `ops` import.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+
+import errors
+from gatekeeper import rules
 
 AMBASSADOR_API_VERSIONS = ("getambassador.io/v3alpha1", "getambassador.io/v2")
-LOG_LEVELS = ("debug", "info", "warning", "error")
 CLI_CLIENT_ID = "dex-auth-cli"
 GATEKEEPER_CLIENT_ID = "dex-auth-gatekeeper"
+MAX_GATEKEEPER_WORKERS = 32
 
-# Same as config.yaml (a test keeps them equal), so a partial dict renders like Juju's config.
-DEFAULTS: dict[str, Any] = {
-    "public-url": "",
-    "connectors": "",
-    "enable-password-db": True,
-    "static-username": "user@example.com",
-    "static-password": "",
-    "session-lifetime": "24h",
-    "id-token-expiry": "24h",
-    "userid-header": "kubeflow-userid",
-    "userid-prefix": "",
-    "userid-claim": "email",
-    "groups-header": "kubeflow-groups",
-    "groups-claim": "groups",
-    "skip-auth-paths": "",
-    "extra-bearer-audiences": "",
-    "after-logout-url": "/",
-    "ambassador-api-version": "getambassador.io/v3alpha1",
-    "log-level": "info",
-    "gatekeeper-workers": 1,
-}
-
-_LIFETIME = re.compile(r"^[1-9][0-9]*[smhd]?$")
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
-_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-_CLAIM = re.compile(r"^[A-Za-z0-9_.:/-]+$")
+_OPTION = "option"
 
 
-class SettingsError(ValueError):
+class SettingsError(errors.OptionError):
     """A config option has a value the charm cannot use."""
 
-    def __init__(self, option: str, problem: str):
-        self.option = option
-        self.problem = problem
-        super().__init__(f"config {option}: {problem}")
+
+class MissingPublicUrlError(SettingsError):
+    """public-url is not set yet: the normal state right after deploy, with its own hint."""
+
+    def __init__(self, app_name: str = "<app>"):
+        super().__init__("public-url", f"is not set: run juju config {app_name} public-url=https://<host>")
+        self.status_message = f"set public-url: juju config {app_name} public-url=https://<host>"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option of config.yaml: its default, the rule that reads it, the variable it feeds."""
+
+    name: str
+    default: str | bool | int
+    rule: Callable[[Any], Any] = str
+    variable: str | None = None
+
+    def read(self, config: Mapping[str, Any]) -> Any:
+        """Booleans reach the rule as Juju gives them, everything else as text."""
+        value = config.get(self.name, self.default)
+        try:
+            return self.rule(value if isinstance(self.default, bool) else str(value))
+        except rules.InvalidValue as err:
+            raise SettingsError(self.name, err.problem) from None
+
+
+def _declare(name: str, default: str | bool | int, rule: Callable[[Any], Any] = str, variable: str = "") -> Any:
+    """A Settings field that declares its option. It has no default of its own: parse_settings
+    fills every field from the option (or the option's default), so no two defaults can drift."""
+    return dataclasses.field(metadata={_OPTION: Option(name, default, rule, variable or None)})
+
+
+def _go_duration(value: str) -> str:
+    value = value.strip()
+    if not _GO_DURATION.match(value):
+        raise rules.InvalidValue(f"must be a duration such as 10m, 1h or 24h, not {value!r}")
+    return value
+
+
+def _email_or_empty(value: str) -> str:
+    value = value.strip()
+    malformed = any(c.isspace() for c in value) or value.count("@") != 1 or value.startswith("@")
+    if value and (malformed or value.endswith("@")):
+        raise rules.InvalidValue(f"must be an email address such as user@example.com, not {value!r}")
+    return value
+
+
+def _lifetime_text(value: str) -> str:
+    """The gatekeeper's duration form, kept as written: the gatekeeper turns it into seconds."""
+    rules.duration_seconds(value)
+    return value.strip()
+
+
+def _audiences(value: str) -> tuple[str, ...]:
+    """The CLI client's tokens are always accepted: dex-auth-login and scripts use them."""
+    audiences = rules.csv(value)
+    return audiences if CLI_CLIENT_ID in audiences else (CLI_CLIENT_ID, *audiences)
+
+
+def _path_or_root(value: str) -> str:
+    return value.strip() or "/"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
-    """The checked config, minus `connectors` (see connectors.py)."""
+    """The checked config, minus the connectors themselves (connectors.py reads those)."""
 
-    public_url: str
-    connectors_text: str
-    enable_password_db: bool
-    static_username: str
-    static_password: str
-    session_lifetime: str
-    userid_header: str
-    userid_prefix: str
-    userid_claim: str
-    groups_header: str
-    groups_claim: str
-    skip_auth_paths: tuple[str, ...]
-    extra_bearer_audiences: tuple[str, ...]
-    after_logout_url: str
-    ambassador_api_version: str
-    log_level: str
-    id_token_expiry: str
-    gatekeeper_workers: int
+    public_url: str = _declare("public-url", "", rules.origin, "GATEKEEPER_PUBLIC_URL")
+    connectors_text: str = _declare("connectors", "")
+    enable_password_db: bool = _declare("enable-password-db", True, bool)
+    static_username: str = _declare("static-username", "user@example.com", _email_or_empty)
+    static_password: str = _declare("static-password", "")
+    session_lifetime: str = _declare("session-lifetime", "24h", _lifetime_text, "GATEKEEPER_SESSION_LIFETIME")
+    id_token_expiry: str = _declare("id-token-expiry", "24h", _go_duration)
+    userid_header: str = _declare("userid-header", "kubeflow-userid", rules.header_name, "GATEKEEPER_USERID_HEADER")
+    userid_prefix: str = _declare("userid-prefix", "", rules.control_free, "GATEKEEPER_USERID_PREFIX")
+    userid_claim: str = _declare("userid-claim", "email", rules.claim_name, "GATEKEEPER_USERID_CLAIM")
+    groups_header: str = _declare("groups-header", "kubeflow-groups", rules.header_name, "GATEKEEPER_GROUPS_HEADER")
+    groups_claim: str = _declare("groups-claim", "groups", rules.claim_name, "GATEKEEPER_GROUPS_CLAIM")
+    skip_auth_paths: tuple[str, ...] = _declare("skip-auth-paths", "", rules.path_list, "GATEKEEPER_SKIP_AUTH_PATHS")
+    extra_bearer_audiences: tuple[str, ...] = _declare(
+        "extra-bearer-audiences", "", _audiences, "GATEKEEPER_EXTRA_AUDIENCES"
+    )
+    after_logout_url: str = _declare("after-logout-url", "/", _path_or_root, "GATEKEEPER_AFTER_LOGOUT_URL")
+    ambassador_api_version: str = _declare(
+        "ambassador-api-version", AMBASSADOR_API_VERSIONS[0], rules.one_of(AMBASSADOR_API_VERSIONS)
+    )
+    log_level: str = _declare("log-level", "info", rules.log_level, "GATEKEEPER_LOG_LEVEL")
+    gatekeeper_workers: int = _declare(
+        "gatekeeper-workers", 1, rules.whole_number(1, MAX_GATEKEEPER_WORKERS), "GATEKEEPER_WORKERS"
+    )
 
     @property
     def issuer_url(self) -> str:
@@ -85,131 +130,51 @@ class Settings:
     def secure_cookies(self) -> bool:
         return not self.public_url.startswith("http://")
 
-
-class MissingPublicUrlError(SettingsError):
-    """public-url is not set yet: the normal state right after deploy."""
-
-
-def parse_public_url(value: str) -> str:
-    """Return the origin users type in the browser, without a trailing slash."""
-    value = value.strip()
-    if not value:
-        raise MissingPublicUrlError("public-url", "is not set: run juju config <app> public-url=https://<host>")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError("public-url", f"must start with https:// or http:// and name a host, not {value!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise SettingsError(
-            "public-url", "must be an origin like https://kubeflow.example.com, without a path, query or fragment"
-        )
-    if parts.username or parts.password:
-        raise SettingsError("public-url", "must not contain a user name or password")
-    try:
-        _ = parts.port
-    except ValueError:
-        raise SettingsError("public-url", "has an invalid port") from None
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    @property
+    def static_user_wanted(self) -> bool:
+        return self.enable_password_db and bool(self.static_username)
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
+def _declared() -> Iterator[tuple[str, Option]]:
+    """(Settings field, its option), in config.yaml's order."""
+    for field in dataclasses.fields(Settings):
+        yield field.name, field.metadata[_OPTION]
 
 
-def header_option(config: Mapping[str, Any], option: str) -> str:
-    """A header-name option, lower-cased; missing options take DEFAULTS."""
-    value = str({**DEFAULTS, **config}[option]).strip()
-    if not _HEADER.match(value):
-        raise SettingsError(option, f"must be an HTTP header name such as kubeflow-userid, not {value!r}")
-    return value.lower()
+OPTIONS: dict[str, Option] = {option.name: option for _, option in _declared()}
+_OPTION_OF_FIELD: dict[str, Option] = dict(_declared())
+# Same as config.yaml (a test keeps them equal), so a partial dict renders like Juju's config.
+DEFAULTS: dict[str, Any] = {name: option.default for name, option in OPTIONS.items()}
+OPTION_OF_VARIABLE: dict[str, str] = {o.variable: o.name for o in OPTIONS.values() if o.variable}
 
 
-def _claim(config: Mapping[str, Any], option: str) -> str:
-    value = str(config[option]).strip()
-    if not _CLAIM.match(value):
-        raise SettingsError(option, f"must be an ID-token claim name such as email, not {value!r}")
-    return value
+def option_value(config: Mapping[str, Any], name: str) -> Any:
+    """One option, checked alone; for the actions, which must work while another option is bad."""
+    return OPTIONS[name].read(config)
 
 
-def parse_settings(config: Mapping[str, Any]) -> Settings:
+def parse_settings(config: Mapping[str, Any], *, app_name: str = "<app>") -> Settings:
     """Check every option; the first bad one raises SettingsError. Missing options take DEFAULTS."""
-    config = {**DEFAULTS, **config}
-    public_url = parse_public_url(str(config["public-url"]))
+    if not str(config.get("public-url", "")).strip():
+        raise MissingPublicUrlError(app_name)
+    values = {field: option.read(config) for field, option in _declared()}
+    try:
+        rules.check_related(values, lambda field: _OPTION_OF_FIELD[field].name)
+    except rules.InvalidValue as err:
+        raise SettingsError(_OPTION_OF_FIELD[err.field or ""].name, err.problem) from None
+    return Settings(**values)
 
-    lifetime = str(config["session-lifetime"]).strip()
-    if not _LIFETIME.match(lifetime):
-        raise SettingsError(
-            "session-lifetime",
-            f"must be seconds or a number with s, m, h or d (e.g. 86400, 30m, 12h, 7d), not {lifetime!r}",
-        )
 
-    id_token_expiry = str(config["id-token-expiry"]).strip()
-    if not _GO_DURATION.match(id_token_expiry):
-        raise SettingsError("id-token-expiry", f"must be a duration such as 10m, 1h or 24h, not {id_token_expiry!r}")
+def _variable_text(value: str | bool | int | tuple[str, ...]) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
-    skip = _csv(str(config["skip-auth-paths"]))
-    for path in skip:
-        if not path.startswith("/") or "?" in path or "#" in path:
-            raise SettingsError(
-                "skip-auth-paths", f"each entry must be a path starting with / (no query), not {path!r}"
-            )
 
-    audiences = _csv(str(config["extra-bearer-audiences"]))
-    if CLI_CLIENT_ID not in audiences:
-        audiences = (CLI_CLIENT_ID, *audiences)
-
-    after_logout = str(config["after-logout-url"]).strip() or "/"
-    if not after_logout.startswith("/") or after_logout.startswith("//") or "\\" in after_logout:
-        raise SettingsError("after-logout-url", f"must be a path on this site starting with /, not {after_logout!r}")
-
-    api_version = str(config["ambassador-api-version"]).strip()
-    if api_version not in AMBASSADOR_API_VERSIONS:
-        raise SettingsError(
-            "ambassador-api-version", f"must be one of {', '.join(AMBASSADOR_API_VERSIONS)}, not {api_version!r}"
-        )
-
-    log_level = str(config["log-level"]).strip().lower()
-    if log_level not in LOG_LEVELS:
-        raise SettingsError("log-level", f"must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
-
-    workers = config["gatekeeper-workers"]
-    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 32:
-        raise SettingsError("gatekeeper-workers", "must be a whole number from 1 to 32")
-
-    username = str(config["static-username"]).strip()
-    if username and (
-        any(c.isspace() for c in username)
-        or username.count("@") != 1
-        or username.startswith("@")
-        or username.endswith("@")
-    ):
-        raise SettingsError("static-username", f"must be an email address such as user@example.com, not {username!r}")
-
-    userid_header = header_option(config, "userid-header")
-    groups_header = header_option(config, "groups-header")
-    if userid_header == groups_header:
-        raise SettingsError("groups-header", "must differ from userid-header")
-
-    prefix = str(config["userid-prefix"])
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in prefix):
-        raise SettingsError("userid-prefix", "must not contain control characters")
-
-    return Settings(
-        public_url=public_url,
-        connectors_text=str(config["connectors"]),
-        enable_password_db=bool(config["enable-password-db"]),
-        static_username=username,
-        static_password=str(config["static-password"]),
-        session_lifetime=lifetime,
-        userid_header=userid_header,
-        userid_prefix=prefix,
-        userid_claim=_claim(config, "userid-claim"),
-        groups_header=groups_header,
-        groups_claim=_claim(config, "groups-claim"),
-        skip_auth_paths=skip,
-        extra_bearer_audiences=audiences,
-        after_logout_url=after_logout,
-        ambassador_api_version=api_version,
-        log_level=log_level,
-        id_token_expiry=id_token_expiry,
-        gatekeeper_workers=workers,
-    )
+def gatekeeper_variables(settings: Settings) -> dict[str, str]:
+    """The GATEKEEPER_* variables that carry an option, as the gatekeeper reads them."""
+    return {
+        option.variable: _variable_text(getattr(settings, field)) for field, option in _declared() if option.variable
+    }

@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 Level = Literal["active", "waiting", "blocked"]
-MAX_REASON = 160
-# Pebble's task log lines: "<RFC 3339 time> <KIND> <message>" (internals/overlord/state/task.go).
-_TASK_LOG_PREFIX = re.compile(r"^\S+ (?:ERROR|INFO) ")
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,11 @@ class CheckReport:
 class WorkloadStatus:
     level: Level
     message: str
+
+
+MAX_REASON = 160
+# Pebble's task log lines: "<RFC 3339 time> <KIND> <message>" (internals/overlord/state/task.go).
+_TASK_LOG_PREFIX = re.compile(r"^\S+ (?:ERROR|INFO) ")
 
 
 def failure_reason(last_log: str) -> str:

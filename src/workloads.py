@@ -1,172 +1,208 @@
-"""Render the Pebble layers of the `dex` and `gatekeeper` containers.
+"""The `dex` and `gatekeeper` containers: what the charm pushes into them and what they report.
 
-Pure (plain dicts, no `ops`), so the end-to-end harness starts the gatekeeper with exactly the
-environment the charm would give it. A service restarts on replan only when its layer changes,
-so the Dex layer carries a hash of the config file it reads.
+Apply pushes the connector files, then the Dex config that names them, then the layers, and
+replans; Pebble restarts a service only when its layer changed. Secrets go into files only the
+workload user can read. A container that is not reachable yet is skipped: the next event
+(pebble-ready at the latest) converges it. What went wrong is kept in `problems` for
+collect-status rather than failing the hook.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+import logging
+import typing
 
-# Both containers run as the rock's _daemon_ (metadata.yaml: Juju refuses uids 1000-9999, so
-# not the upstream image's dex user 1001, and /etc/dex there belongs to 1001). The Dex config
-# therefore lives in a directory the charm creates, mode 0700, in the image's sticky /tmp.
-WORKLOAD_UID = WORKLOAD_GID = 584792
-DEX_CONFIG_DIR = "/tmp/dex-auth"  # noqa: S108 - made 0700 by the charm, in a container of one user
-DEX_CONFIG_PATH = f"{DEX_CONFIG_DIR}/config.yaml"
-DEX_FILES_DIR = f"{DEX_CONFIG_DIR}/files"  # connector files (CA certificates, keys), 0600
-DEX_BINARY = "/usr/local/bin/dex"
-DEX_COMMAND = f"{DEX_BINARY} serve {DEX_CONFIG_PATH}"
-GATEKEEPER_COMMAND = "python3 -m gatekeeper"
-GATEKEEPER_PORT = 8080
-# In the container's filesystem: outlives service restarts (not pod restarts), shared by workers.
-GATEKEEPER_REVOCATIONS_FILE = "/var/lib/gatekeeper/revocations"
-DEX_TELEMETRY_PORT = 5558
-DEX_WEB_PORT = 5556
-DEX_READY_CHECK = "dex-ready"
-GATEKEEPER_READY_CHECK = "gatekeeper-ready"
+import ops
+
+import connector_probe
+import pebble_layers
+import rendering
+import workload_status
+
+logger = logging.getLogger(__name__)
+
+CONTAINERS = ("dex", "gatekeeper")
+READY_CHECKS = {"dex": pebble_layers.DEX_READY_CHECK, "gatekeeper": pebble_layers.GATEKEEPER_READY_CHECK}
+_PEBBLE_ERRORS = (ops.pebble.APIError, ops.pebble.ConnectionError, ops.pebble.PathError)
+_STATUS_TYPES: dict[str, type[ops.StatusBase]] = {
+    "active": ops.ActiveStatus,
+    "waiting": ops.WaitingStatus,
+    "blocked": ops.BlockedStatus,
+}
 
 
-@dataclass(frozen=True)
-class GatekeeperSettings:
-    """The gatekeeper's environment, as docs/architecture.md documents it."""
-
-    public_url: str
-    issuer_url: str
-    client_id: str
-    client_secret: str
-    session_keys: str
-    provider_url: str = f"http://127.0.0.1:{DEX_WEB_PORT}/dex"
-    session_lifetime: str = "86400"
-    prefix: str = "/authservice"
-    userid_header: str = "kubeflow-userid"
-    userid_prefix: str = ""
-    userid_claim: str = "email"
-    groups_header: str = "kubeflow-groups"
-    groups_claim: str = "groups"
-    skip_auth_paths: tuple[str, ...] = ()
-    extra_audiences: tuple[str, ...] = ()
-    secure_cookies: bool = True
-    after_logout_url: str = "/"
-    scopes: str = "openid email profile groups"
-    log_level: str = "info"
-    workers: int = 1
+def status_of(level: str, message: str) -> ops.StatusBase:
+    return _STATUS_TYPES[level](message)
 
 
-def config_hash(text: str, files: Mapping[str, str] | None = None) -> str:
-    digest = hashlib.sha256(text.encode())
-    for path, content in sorted((files or {}).items()):
-        digest.update(b"\0" + path.encode() + b"\0" + content.encode())
-    return digest.hexdigest()[:16]
+def _layer(raw: dict[str, typing.Any]) -> ops.pebble.Layer:
+    """pebble_layers renders plain dicts (no `ops` there); they have LayerDict's shape."""
+    return ops.pebble.Layer(typing.cast("ops.pebble.LayerDict", raw))
 
 
-def gatekeeper_environment(settings: GatekeeperSettings) -> dict[str, str]:
-    return {
-        "GATEKEEPER_PUBLIC_URL": settings.public_url,
-        "GATEKEEPER_ISSUER_URL": settings.issuer_url,
-        "GATEKEEPER_PROVIDER_URL": settings.provider_url,
-        "GATEKEEPER_CLIENT_ID": settings.client_id,
-        "GATEKEEPER_CLIENT_SECRET": settings.client_secret,
-        "GATEKEEPER_SESSION_KEYS": settings.session_keys,
-        "GATEKEEPER_SESSION_LIFETIME": settings.session_lifetime,
-        "GATEKEEPER_PREFIX": settings.prefix,
-        "GATEKEEPER_USERID_HEADER": settings.userid_header,
-        "GATEKEEPER_USERID_PREFIX": settings.userid_prefix,
-        "GATEKEEPER_USERID_CLAIM": settings.userid_claim,
-        "GATEKEEPER_GROUPS_HEADER": settings.groups_header,
-        "GATEKEEPER_GROUPS_CLAIM": settings.groups_claim,
-        "GATEKEEPER_SKIP_AUTH_PATHS": ",".join(settings.skip_auth_paths),
-        "GATEKEEPER_EXTRA_AUDIENCES": ",".join(settings.extra_audiences),
-        "GATEKEEPER_SCOPES": settings.scopes,
-        "GATEKEEPER_SECURE_COOKIES": "true" if settings.secure_cookies else "false",
-        "GATEKEEPER_AFTER_LOGOUT_URL": settings.after_logout_url,
-        "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
-        "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
-        "GATEKEEPER_WORKERS": str(settings.workers),
-        "GATEKEEPER_LOG_LEVEL": settings.log_level,
-        "GATEKEEPER_REVOCATIONS_FILE": GATEKEEPER_REVOCATIONS_FILE,
-    }
+def _read(container: ops.Container, path: str) -> str | None:
+    try:
+        return container.pull(path).read()
+    except ops.pebble.PathError:
+        return None
 
 
-def gatekeeper_layer(settings: GatekeeperSettings) -> dict[str, Any]:
-    return {
-        "summary": "dex-auth gatekeeper",
-        "services": {
-            "gatekeeper": {
-                "override": "replace",
-                "summary": "authentication service for the gateway",
-                "command": GATEKEEPER_COMMAND,
-                "startup": "enabled",
-                "user-id": WORKLOAD_UID,
-                "group-id": WORKLOAD_GID,
-                "environment": gatekeeper_environment(settings),
-                "on-check-failure": {"gatekeeper-alive": "restart"},
-            }
-        },
-        "checks": {
-            "gatekeeper-alive": {
-                "override": "replace",
-                "level": "alive",
-                "period": "10s",
-                "timeout": "3s",
-                "threshold": 3,
-                "http": {"url": f"http://localhost:{GATEKEEPER_PORT}/healthz"},
-            },
-            # 503 until it has Dex's discovery document and keys.
-            GATEKEEPER_READY_CHECK: {
-                "override": "replace",
-                "level": "ready",
-                "period": "10s",
-                "timeout": "3s",
-                "threshold": 3,
-                "http": {"url": f"http://localhost:{GATEKEEPER_PORT}/readyz"},
-            },
-        },
-    }
+def _push_private(container: ops.Container, path: str, content: str) -> None:
+    """Secrets in a file only the workload user can read, in a directory only it can list."""
+    directory = path.rsplit("/", 1)[0]
+    uid, gid = pebble_layers.WORKLOAD_UID, pebble_layers.WORKLOAD_GID
+    if not container.exists(directory):
+        container.make_dir(directory, make_parents=True, permissions=0o700, user_id=uid, group_id=gid)
+    container.push(path, content, permissions=0o600, user_id=uid, group_id=gid)
 
 
-def dex_layer(config_text: str, files: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """DEX_EXPAND_ENV=false keeps a `$` in a connector secret from being eaten by Dex.
+def _sync_dex_files(container: ops.Container, rendered: rendering.Rendered) -> None:
+    """Write the connector files before the config that names them; drop the ones no longer named."""
+    wanted = rendered.files
+    for path, content in wanted.items():
+        if _read(container, path) != content:
+            _push_private(container, path, content)
+    if container.exists(pebble_layers.DEX_FILES_DIR):
+        for info in container.list_files(pebble_layers.DEX_FILES_DIR):
+            if info.path not in wanted:
+                container.remove_path(info.path)
 
-    Dex reads its connector files only when it starts, so their content is in the hash too.
-    """
-    return {
-        "summary": "dex",
-        "services": {
-            "dex": {
-                "override": "replace",
-                "summary": "Dex OpenID Connect provider",
-                "command": DEX_COMMAND,
-                "startup": "enabled",
-                "user-id": WORKLOAD_UID,
-                "group-id": WORKLOAD_GID,
-                "environment": {
-                    "DEX_EXPAND_ENV": "false",
-                    "DEX_CONFIG_HASH": config_hash(config_text, files),
-                },
-                "on-check-failure": {"dex-alive": "restart"},
-            }
-        },
-        "checks": {
-            "dex-alive": {
-                "override": "replace",
-                "level": "alive",
-                "period": "10s",
-                "timeout": "3s",
-                "threshold": 3,
-                "http": {"url": f"http://localhost:{DEX_TELEMETRY_PORT}/healthz/live"},
-            },
-            DEX_READY_CHECK: {
-                "override": "replace",
-                "level": "ready",
-                "period": "10s",
-                "timeout": "3s",
-                "threshold": 3,
-                "http": {"url": f"http://localhost:{DEX_TELEMETRY_PORT}/healthz"},
-            },
-        },
-    }
+
+def _last_check_log(container: ops.Container, info: ops.pebble.CheckInfo) -> str:
+    """The newest line Pebble logged in the check's change: the failure with its details."""
+    if not info.change_id:
+        return ""
+    try:
+        change = container.pebble.get_change(info.change_id)
+    except (ops.pebble.APIError, ops.pebble.ConnectionError):
+        return ""
+    lines = [line for task in change.tasks for line in task.log]
+    return lines[-1] if lines else ""
+
+
+def _run_probe(container: ops.Container, dex_config_text: str) -> list[connector_probe.ConnectorFailure]:
+    """Dex once more with the same connectors and no listener (connector_probe.py); it exits 1."""
+    _push_private(container, connector_probe.PROBE_CONFIG_PATH, connector_probe.probe_config(dex_config_text))
+    try:
+        stdout, stderr = container.exec(
+            list(connector_probe.PROBE_COMMAND),
+            environment=connector_probe.PROBE_ENVIRONMENT,
+            user_id=pebble_layers.WORKLOAD_UID,
+            group_id=pebble_layers.WORKLOAD_GID,
+            timeout=connector_probe.PROBE_TIMEOUT,
+        ).wait_output()
+    except ops.pebble.ExecError as err:  # the probe always exits 1: it cannot listen
+        stdout, stderr = str(err.stdout or ""), str(err.stderr or "")
+    return connector_probe.failures_from_log(f"{stdout}\n{stderr}")
+
+
+class Workloads:
+    """Push, replan and probe the two containers; read their checks back."""
+
+    def __init__(self, unit: ops.Unit):
+        self._unit = unit
+        self.problems: list[ops.StatusBase] = []
+
+    def _container(self, name: str) -> ops.Container | None:
+        container = self._unit.get_container(name)
+        return container if container.can_connect() else None
+
+    def apply(self, rendered: rendering.Rendered) -> None:
+        self._apply_dex(rendered)
+        self._apply_gatekeeper(rendered)
+
+    def _apply_dex(self, rendered: rendering.Rendered) -> None:
+        container = self._container("dex")
+        if container is None:
+            return
+        try:
+            _sync_dex_files(container, rendered)
+            if _read(container, pebble_layers.DEX_CONFIG_PATH) != rendered.dex_config:
+                _push_private(container, pebble_layers.DEX_CONFIG_PATH, rendered.dex_config)
+                logger.info("pushed a new Dex config")
+            container.add_layer("dex", _layer(rendered.dex_layer), combine=True)
+            container.replan()
+        except ops.pebble.ChangeError:
+            logger.exception("dex did not start")
+            self.problems.append(ops.BlockedStatus("dex failed to start (see juju debug-log)"))
+        except _PEBBLE_ERRORS as err:
+            logger.warning("could not update the dex container: %s", err)
+            self.problems.append(ops.WaitingStatus("waiting for the dex container"))
+
+    def _apply_gatekeeper(self, rendered: rendering.Rendered) -> None:
+        container = self._container("gatekeeper")
+        if container is None:
+            return
+        try:
+            container.add_layer("gatekeeper", _layer(rendered.gatekeeper_layer), combine=True)
+            container.replan()
+        except ops.pebble.ChangeError:
+            logger.exception("gatekeeper did not start")
+            self.problems.append(ops.BlockedStatus("gatekeeper failed to start (see juju debug-log)"))
+        except (ops.pebble.APIError, ops.pebble.ConnectionError) as err:
+            logger.warning("could not update the gatekeeper container: %s", err)
+            self.problems.append(ops.WaitingStatus("waiting for the gatekeeper container"))
+
+    def unconfigured(self) -> bool:
+        """Both containers are up and hold nothing of ours: a new pod, to start from the last good config."""
+        dex, gatekeeper = self._container("dex"), self._container("gatekeeper")
+        if dex is None or gatekeeper is None:
+            return False
+        return _read(dex, pebble_layers.DEX_CONFIG_PATH) is None or "gatekeeper" not in gatekeeper.get_plan().services
+
+    def probe_connectors(self, rendered: rendering.Rendered, retry_failures: bool) -> None:
+        """Run Dex's probe when the connectors changed, or to retry the ones that failed."""
+        container = self._container("dex") if rendered.dex_connector_ids else None
+        if container is None:
+            return
+        key = connector_probe.probe_key(rendered.dex_config, rendered.files)
+        try:
+            previous = connector_probe.read_result(_read(container, connector_probe.PROBE_RESULT_PATH), key)
+            if previous is not None and not (retry_failures and previous):
+                return
+            failures = _run_probe(container, rendered.dex_config)
+            for failure in failures:
+                logger.error("Dex cannot open connector %s: %s", failure.connector_id, failure.reason)
+            _push_private(container, connector_probe.PROBE_RESULT_PATH, connector_probe.result_text(key, failures))
+        except (*_PEBBLE_ERRORS, ops.pebble.ChangeError, ops.pebble.TimeoutError) as err:
+            logger.warning("could not probe Dex's connectors: %s", type(err).__name__)
+
+    def connector_failures(self, rendered: rendering.Rendered) -> list[connector_probe.ConnectorFailure]:
+        """What the last probe of these very connectors found."""
+        container = self._container("dex") if rendered.dex_connector_ids else None
+        if container is None:
+            return []
+        key = connector_probe.probe_key(rendered.dex_config, rendered.files)
+        try:
+            text = _read(container, connector_probe.PROBE_RESULT_PATH)
+        except (ops.pebble.APIError, ops.pebble.ConnectionError):
+            return []
+        return connector_probe.read_result(text, key) or []
+
+    def status(self, name: str, app_name: str) -> ops.StatusBase:
+        """What the service and its readiness check say; running alone is not ready."""
+        container = self._unit.get_container(name)
+        if not container.can_connect():
+            return ops.WaitingStatus(f"waiting for the {name} container")
+        service = container.get_services(name).get(name)
+        if service is None:
+            return ops.WaitingStatus(f"waiting for a valid config to start {name}")
+        if not service.is_running():
+            return ops.MaintenanceStatus(f"{name} is not running yet")
+        check_name = READY_CHECKS[name]
+        info = container.get_checks(check_name).get(check_name)
+        if info is None:
+            return ops.WaitingStatus(f"{name} is starting")
+        report = workload_status.CheckReport(
+            name=check_name,
+            up=info.status == ops.pebble.CheckStatus.UP,
+            failures=info.failures,
+            threshold=info.threshold,
+            successes=info.successes,
+            last_log="" if info.status == ops.pebble.CheckStatus.UP else _last_check_log(container, info),
+        )
+        if name == "dex":
+            verdict = workload_status.dex_status(report, app_name)
+        else:
+            verdict = workload_status.gatekeeper_status(report)
+        return status_of(verdict.level, verdict.message)

@@ -166,15 +166,16 @@ def parse_session_keys(name: str, value: str) -> tuple[SessionKey, ...]:
     return tuple(keys)
 
 
+_VARIABLE_OF_FIELD = {variable.field: variable.name for variable in VARIABLES}
+
+
 def _check_together(values: dict[str, Any]) -> None:
-    """The rules that relate two variables."""
+    """The rules that relate two variables (rules.RELATED), and the provider's default."""
     values["provider_url"] = values["provider_url"] or values["issuer_url"]
-    if rules.same_header(values["userid_header"], values["groups_header"]):
-        raise ConfigError("GATEKEEPER_GROUPS_HEADER", "must differ from GATEKEEPER_USERID_HEADER")
     try:
-        values["after_logout_url"] = rules.return_path(values["after_logout_url"], values["public_url"])
+        rules.check_related(values, _VARIABLE_OF_FIELD.__getitem__)
     except rules.InvalidValue as err:
-        raise ConfigError("GATEKEEPER_AFTER_LOGOUT_URL", err.problem) from None
+        raise ConfigError(_VARIABLE_OF_FIELD[err.field or ""], err.problem) from None
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from gatekeeper import paths
@@ -27,10 +28,14 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class InvalidValue(ValueError):  # noqa: N818 - a value, not an error of the program
-    """A value breaks a rule; `problem` is the rest of the sentence, e.g. "must differ from x"."""
+    """A value breaks a rule; `problem` is the rest of the sentence, e.g. "must differ from x".
 
-    def __init__(self, problem: str):
+    `field` names the setting (a gatekeeper Settings field) when a rule of two settings broke.
+    """
+
+    def __init__(self, problem: str, field: str | None = None):
         self.problem = problem
+        self.field = field
         super().__init__(problem)
 
 
@@ -203,3 +208,31 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
 
 
 log_level = one_of(LOG_LEVELS, fold_case=True)
+
+
+def _distinct_header(value: str, other: str, other_name: str) -> str:
+    if same_header(value, other):
+        raise InvalidValue(f"must differ from {other_name}")
+    return value
+
+
+def _return_path_on(value: str, public_url: str, _other_name: str) -> str:
+    return return_path(value, public_url)
+
+
+# (setting, the setting it depends on, rule): the rules that relate two settings, by the
+# gatekeeper's field names, which the charm's Settings shares for these.
+RELATED = (
+    ("groups_header", "userid_header", _distinct_header),
+    ("after_logout_url", "public_url", _return_path_on),
+)
+
+
+def check_related(values: dict[str, Any], name_of: Callable[[str], str]) -> None:
+    """Apply RELATED to `values` (field -> value), in place; `name_of` names a field in the
+    caller's words (a variable, an option). Raises InvalidValue with the field that broke."""
+    for field, other, rule in RELATED:
+        try:
+            values[field] = rule(values[field], values[other], name_of(other))
+        except InvalidValue as err:
+            raise InvalidValue(err.problem, field) from None

@@ -5,7 +5,8 @@ import pathlib
 import pytest
 import yaml
 
-from settings import DEFAULTS, MissingPublicUrlError, SettingsError, parse_settings
+from gatekeeper.config import VARIABLES
+from settings import DEFAULTS, OPTIONS, MissingPublicUrlError, SettingsError, parse_settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 GOOD = {"public-url": "https://KF.example.com/"}
@@ -14,6 +15,20 @@ GOOD = {"public-url": "https://KF.example.com/"}
 def test_defaults_are_those_of_config_yaml():
     options = yaml.safe_load((ROOT / "config.yaml").read_text())["options"]
     assert {name: spec.get("default") for name, spec in options.items()} == DEFAULTS
+
+
+def test_each_option_has_the_type_config_yaml_declares():
+    options = yaml.safe_load((ROOT / "config.yaml").read_text())["options"]
+    kinds = {bool: "boolean", int: "int", str: "string"}
+    assert {name: kinds[type(option.default)] for name, option in OPTIONS.items()} == {
+        name: spec["type"] for name, spec in options.items()
+    }
+
+
+def test_options_feed_variables_the_gatekeeper_reads():
+    fed = [option.variable for option in OPTIONS.values() if option.variable]
+    assert len(fed) == len(set(fed))
+    assert set(fed) <= {variable.name for variable in VARIABLES}
 
 
 def test_defaults_give_a_working_setup():

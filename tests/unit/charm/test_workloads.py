@@ -1,29 +1,23 @@
 """Pebble layers: the gatekeeper gets exactly the environment docs/architecture.md documents."""
 
-import dataclasses
 import pathlib
 import re
 
-from workloads import (
+from pebble_layers import (
     DEX_COMMAND,
-    GatekeeperSettings,
     config_hash,
     dex_layer,
     gatekeeper_environment,
     gatekeeper_layer,
 )
+from settings import parse_settings
 
 ARCHITECTURE = pathlib.Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 
-SETTINGS = GatekeeperSettings(
-    public_url="https://kf.example.com",
-    issuer_url="https://kf.example.com/dex",
-    client_id="dex-auth-gatekeeper",
-    client_secret="cs",
-    session_keys="k1=abc,k0=def",
-    skip_auth_paths=("/healthz", "/public/"),
-    extra_audiences=("dex-auth-cli", "kfp"),
+SETTINGS = parse_settings(
+    {"public-url": "https://kf.example.com", "skip-auth-paths": "/healthz,/public/", "extra-bearer-audiences": "kfp"}
 )
+ENVIRONMENT = gatekeeper_environment(SETTINGS, "cs", "k1=abc,k0=def")
 
 
 def documented_variables() -> set[str]:
@@ -33,11 +27,11 @@ def documented_variables() -> set[str]:
 def test_environment_covers_the_contract_and_nothing_else():
     documented = documented_variables()
     assert "GATEKEEPER_CLIENT_SECRET" in documented
-    assert set(gatekeeper_environment(SETTINGS)) == documented
+    assert set(ENVIRONMENT) == documented
 
 
 def test_environment_values():
-    env = gatekeeper_environment(SETTINGS)
+    env = ENVIRONMENT
     assert env["GATEKEEPER_PROVIDER_URL"] == "http://127.0.0.1:5556/dex"
     assert env["GATEKEEPER_ISSUER_URL"] == "https://kf.example.com/dex"
     assert env["GATEKEEPER_SKIP_AUTH_PATHS"] == "/healthz,/public/"
@@ -48,12 +42,12 @@ def test_environment_values():
 
 
 def test_plain_http_turns_secure_cookies_off():
-    settings = dataclasses.replace(SETTINGS, public_url="http://localhost:8000", secure_cookies=False)
-    assert gatekeeper_environment(settings)["GATEKEEPER_SECURE_COOKIES"] == "false"
+    settings = parse_settings({"public-url": "http://localhost:8000"})
+    assert gatekeeper_environment(settings, "cs", "k1=abc,k0=def")["GATEKEEPER_SECURE_COOKIES"] == "false"
 
 
 def test_gatekeeper_layer_runs_the_module_with_a_health_check():
-    layer = gatekeeper_layer(SETTINGS)
+    layer = gatekeeper_layer(ENVIRONMENT)
     service = layer["services"]["gatekeeper"]
     assert service["command"] == "python3 -m gatekeeper"
     assert service["startup"] == "enabled"

@@ -1,0 +1,216 @@
+"""The app-owned Juju secrets every unit reads: gatekeeper credentials, static password, last good config.
+
+The leader creates and updates them and finds them by label; the other units cannot look an
+app secret up by label, so the leader also puts each secret's id in the peer relation's app
+data. A peer-data bump after each update wakes the other units, which get no secret-changed
+for a secret of their own app. Also here: reading the user secrets `connectors` refers to.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+
+import ops
+
+import connectors
+import credentials
+import dex_config
+import rendering
+import settings as settings_module
+
+logger = logging.getLogger(__name__)
+
+PEER = "dex-auth-peers"
+# Labels of the charm's own Juju secrets (ruff's S105 takes the names for passwords).
+GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys
+PASSWORD = "static-password"  # noqa: S105 - keys: hash, source, and password when generated
+LAST_GOOD = "last-good-config"  # keys: options (JSON of the options that rendered)
+_DESCRIPTIONS = {
+    GATEKEEPER: "dex-auth gatekeeper client secret and session keys",
+    PASSWORD: "dex-auth static user password",
+    LAST_GOOD: "dex-auth last config that rendered",
+}
+
+
+def peer_data(model: ops.Model) -> ops.RelationDataContent | None:
+    """The peer relation's app data, where the leader leaves ids for the other units."""
+    relation = model.get_relation(PEER)
+    return relation.data[model.app] if relation is not None else None
+
+
+def owned_secret(model: ops.Model, label: str) -> ops.Secret | None:
+    try:
+        return model.get_secret(label=label)
+    except ops.SecretNotFoundError:
+        return None
+
+
+def secret_id(secret: ops.Secret) -> str:
+    """A secret found by label has no id until asked for it."""
+    return secret.id or secret.get_info().id
+
+
+def _valid_keys(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        credentials.parse_session_keys(value)
+    except credentials.SessionKeysError:
+        return False
+    return True
+
+
+class AppSecrets:
+    """Reads (every unit) and writes (the leader) the charm's own secrets; one read per hook."""
+
+    def __init__(self, model: ops.Model):
+        self._model = model
+        self._cache: dict[str, dict[str, str]] = {}
+
+    def _find(self, name: str) -> ops.Secret | None:
+        """The leader finds app secrets by label; other units by the id in peer data."""
+        if self._model.unit.is_leader():
+            return owned_secret(self._model, name)
+        peer = peer_data(self._model)
+        found = peer.get(f"{name}-secret-id") if peer is not None else None
+        if not found:
+            return None
+        try:
+            return self._model.get_secret(id=found)
+        except ops.SecretNotFoundError:
+            return None
+
+    def content(self, name: str) -> dict[str, str] | None:
+        if name in self._cache:
+            return self._cache[name]
+        secret = self._find(name)
+        if secret is None:
+            return None
+        try:
+            content = secret.get_content(refresh=True)
+        except (ops.SecretNotFoundError, ops.ModelError) as err:
+            logger.warning("cannot read the %s secret: %s", name, type(err).__name__)
+            return None
+        self._cache[name] = content
+        return content
+
+    def _store(self, name: str, content: dict[str, str]) -> None:
+        """Leader only: create or update an app secret and tell the other units its id."""
+        secret = owned_secret(self._model, name)
+        if secret is None:
+            secret = self._model.app.add_secret(content, label=name, description=_DESCRIPTIONS[name])
+        else:
+            secret.set_content(content)
+        self._cache[name] = content
+        self._share_id(name, secret)
+        peer = peer_data(self._model)
+        if peer is not None:
+            # Units of the owning app get no secret-changed: a peer change makes them re-read.
+            peer[f"{name}-secret-version"] = secrets.token_hex(8)
+
+    def _share_id(self, name: str, secret: ops.Secret | None = None) -> None:
+        """Tell the other units where the secret is; asks Juju for the id only when not yet told."""
+        peer = peer_data(self._model)
+        key = f"{name}-secret-id"
+        if peer is None or (secret is None and peer.get(key)):
+            return
+        secret = secret if secret is not None else owned_secret(self._model, name)
+        if secret is None:
+            return
+        found = secret_id(secret)
+        if peer.get(key) != found:
+            peer[key] = found
+
+    def ensure(self, settings: settings_module.Settings | None) -> None:
+        """Leader: the gatekeeper's credentials always; the static user's password for these settings."""
+        content = self.content(GATEKEEPER)
+        if content is None or not content.get("client-secret") or not _valid_keys(content.get("session-keys")):
+            content = {
+                "client-secret": (content or {}).get("client-secret") or credentials.new_client_secret(),
+                "session-keys": str(credentials.new_session_key()),
+            }
+            self._store(GATEKEEPER, content)
+        else:
+            self._share_id(GATEKEEPER)
+        if settings is not None and settings.static_user_wanted:
+            self._ensure_password(settings.static_password)
+
+    def _ensure_password(self, wanted: str) -> None:
+        """Hash only when the password changes, so the Dex config (and Dex) stay put otherwise."""
+        current = self.content(PASSWORD) or {}
+        if wanted:
+            if current.get("source") == "config" and dex_config.password_matches(wanted, current.get("hash", "")):
+                self._share_id(PASSWORD)
+                return
+            content = {"source": "config", "hash": dex_config.hash_password(wanted)}
+        else:
+            if current.get("source") == "generated" and current.get("password") and current.get("hash"):
+                self._share_id(PASSWORD)
+                return
+            password = credentials.new_password()
+            content = {"source": "generated", "password": password, "hash": dex_config.hash_password(password)}
+            logger.info("generated a password for the static user (show-static-password action)")
+        self._store(PASSWORD, content)
+
+    def shared(self) -> rendering.SharedSecrets | None:
+        """What rendering needs; None until the leader has made the gatekeeper's credentials."""
+        gatekeeper = self.content(GATEKEEPER)
+        if gatekeeper is None or not gatekeeper.get("client-secret") or not _valid_keys(gatekeeper.get("session-keys")):
+            return None
+        password_hash = (self.content(PASSWORD) or {}).get("hash") or None
+        return rendering.SharedSecrets(gatekeeper["client-secret"], gatekeeper["session-keys"], password_hash)
+
+    def generated_password(self) -> str | None:
+        content = self.content(PASSWORD)
+        if not content or content.get("source") != "generated":
+            return None
+        return content.get("password") or None
+
+    def rotate_session_key(self) -> tuple[credentials.SessionKey, credentials.SessionKey] | None:
+        """Leader: a new signing key, the current one kept to verify; None when there are no keys yet."""
+        content = self.content(GATEKEEPER)
+        if content is None or not _valid_keys(content.get("session-keys")):
+            return None
+        keys, fresh, previous = credentials.rotate_session_keys(content["session-keys"])
+        self._store(GATEKEEPER, {**content, "session-keys": keys})
+        return fresh, previous
+
+    def remember_last_good(self, options: dict[str, object]) -> None:
+        """Leader: keep the options that rendered, so a new pod can start from them while config is bad."""
+        text = json.dumps(options, sort_keys=True)
+        current = self.content(LAST_GOOD)
+        if current is None or current.get("options") != text:
+            self._store(LAST_GOOD, {"options": text})
+
+    def last_good(self) -> dict[str, object] | None:
+        content = self.content(LAST_GOOD)
+        if not content:
+            return None
+        try:
+            options = json.loads(content["options"])
+        except (KeyError, ValueError):
+            logger.warning("the last good config in its secret is unreadable")
+            return None
+        return options if isinstance(options, dict) else None
+
+
+def granted_value(model: ops.Model, uri: str, key: str | None) -> str:
+    """A value of a user secret named in `connectors`; the admin must have granted it to us."""
+    grant = f"juju grant-secret {uri} {model.app.name}"
+    try:
+        content = model.get_secret(id=uri).get_content(refresh=True)
+    except ops.SecretNotFoundError:
+        raise connectors.SecretLookupError(f"secret {uri} is not found or not granted (run: {grant})") from None
+    except ops.ModelError:
+        raise connectors.SecretLookupError(f"secret {uri} cannot be read (run: {grant})") from None
+    if key is None:
+        if len(content) == 1:
+            return next(iter(content.values()))
+        raise connectors.SecretLookupError(
+            f"secret {uri} has keys {', '.join(sorted(content))}: name one as {uri}/<key>"
+        )
+    if key not in content:
+        raise connectors.SecretLookupError(f"secret {uri} has no key {key} (it has {', '.join(sorted(content))})")
+    return content[key]

@@ -1,0 +1,121 @@
+"""Render the Pebble layers of the `dex` and `gatekeeper` containers; the containers' paths.
+
+Pure (plain dicts, no `ops`), so the end-to-end harness starts the gatekeeper with exactly the
+environment the charm would give it. A service restarts on replan only when its layer changes,
+so the Dex layer carries a hash of the config file it reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import settings as settings_module
+
+# Both containers run as the rock's _daemon_ (metadata.yaml: Juju refuses uids 1000-9999, so
+# not the upstream image's dex user 1001, and /etc/dex there belongs to 1001). The Dex config
+# therefore lives in a directory the charm creates, mode 0700, in the image's sticky /tmp.
+WORKLOAD_UID = WORKLOAD_GID = 584792
+DEX_CONFIG_DIR = "/tmp/dex-auth"  # noqa: S108 - made 0700 by the charm, in a container of one user
+DEX_CONFIG_PATH = f"{DEX_CONFIG_DIR}/config.yaml"
+DEX_FILES_DIR = f"{DEX_CONFIG_DIR}/files"  # connector files (CA certificates, keys), 0600
+DEX_BINARY = "/usr/local/bin/dex"
+DEX_COMMAND = f"{DEX_BINARY} serve {DEX_CONFIG_PATH}"
+GATEKEEPER_COMMAND = "python3 -m gatekeeper"
+GATEKEEPER_PORT = 8080
+GATEKEEPER_PREFIX = "/authservice"
+GATEKEEPER_SCOPES = "openid email profile groups"
+# In the container's filesystem: outlives service restarts (not pod restarts), shared by workers.
+GATEKEEPER_REVOCATIONS_FILE = "/var/lib/gatekeeper/revocations"
+DEX_TELEMETRY_PORT = 5558
+DEX_WEB_PORT = 5556
+# The gatekeeper reaches Dex inside the pod; browsers go to the public issuer.
+DEX_LOCAL_ISSUER = f"http://127.0.0.1:{DEX_WEB_PORT}/dex"
+DEX_READY_CHECK = "dex-ready"
+GATEKEEPER_READY_CHECK = "gatekeeper-ready"
+
+
+def config_hash(text: str, files: Mapping[str, str] | None = None) -> str:
+    digest = hashlib.sha256(text.encode())
+    for path, content in sorted((files or {}).items()):
+        digest.update(b"\0" + path.encode() + b"\0" + content.encode())
+    return digest.hexdigest()[:16]
+
+
+def gatekeeper_environment(settings: settings_module.Settings, client_secret: str, session_keys: str) -> dict[str, str]:
+    """The options' variables (settings.py declares which), and those the charm fixes."""
+    return {
+        **settings_module.gatekeeper_variables(settings),
+        "GATEKEEPER_ISSUER_URL": settings.issuer_url,
+        "GATEKEEPER_PROVIDER_URL": DEX_LOCAL_ISSUER,
+        "GATEKEEPER_CLIENT_ID": settings_module.GATEKEEPER_CLIENT_ID,
+        "GATEKEEPER_CLIENT_SECRET": client_secret,
+        "GATEKEEPER_SESSION_KEYS": session_keys,
+        "GATEKEEPER_PREFIX": GATEKEEPER_PREFIX,
+        "GATEKEEPER_SCOPES": GATEKEEPER_SCOPES,
+        "GATEKEEPER_SECURE_COOKIES": "true" if settings.secure_cookies else "false",
+        "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
+        "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
+        "GATEKEEPER_REVOCATIONS_FILE": GATEKEEPER_REVOCATIONS_FILE,
+    }
+
+
+def _http_check(level: str, url: str) -> dict[str, Any]:
+    """Every check alike: a failure counts after 3 misses 10 s apart, so a slow start is no failure."""
+    return {
+        "override": "replace",
+        "level": level,
+        "period": "10s",
+        "timeout": "3s",
+        "threshold": 3,
+        "http": {"url": url},
+    }
+
+
+def _service(name: str, summary: str, command: str, environment: dict[str, str]) -> dict[str, Any]:
+    """The workload user runs it; the alive check restarts it."""
+    return {
+        "override": "replace",
+        "summary": summary,
+        "command": command,
+        "startup": "enabled",
+        "user-id": WORKLOAD_UID,
+        "group-id": WORKLOAD_GID,
+        "environment": environment,
+        "on-check-failure": {f"{name}-alive": "restart"},
+    }
+
+
+def gatekeeper_layer(environment: dict[str, str]) -> dict[str, Any]:
+    """Ready (/readyz) only once it has Dex's discovery document and keys."""
+    base = f"http://localhost:{GATEKEEPER_PORT}"
+    return {
+        "summary": "dex-auth gatekeeper",
+        "services": {
+            "gatekeeper": _service(
+                "gatekeeper", "authentication service for the gateway", GATEKEEPER_COMMAND, environment
+            )
+        },
+        "checks": {
+            "gatekeeper-alive": _http_check("alive", f"{base}/healthz"),
+            GATEKEEPER_READY_CHECK: _http_check("ready", f"{base}/readyz"),
+        },
+    }
+
+
+def dex_layer(config_text: str, files: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """DEX_EXPAND_ENV=false keeps a `$` in a connector secret from being eaten by Dex.
+
+    Dex reads its connector files only when it starts, so their content is in the hash too.
+    """
+    environment = {"DEX_EXPAND_ENV": "false", "DEX_CONFIG_HASH": config_hash(config_text, files)}
+    base = f"http://localhost:{DEX_TELEMETRY_PORT}"
+    return {
+        "summary": "dex",
+        "services": {"dex": _service("dex", "Dex OpenID Connect provider", DEX_COMMAND, environment)},
+        "checks": {
+            "dex-alive": _http_check("alive", f"{base}/healthz/live"),
+            DEX_READY_CHECK: _http_check("ready", f"{base}/healthz"),
+        },
+    }
