@@ -92,6 +92,8 @@ SECRET_REFERENCE = re.compile(r"^(?P<uri>secret:(?://[0-9a-f-]+/)?[0-9a-z]{20})(
 
 SecretResolver = Callable[[str, "str | None"], str]
 """(secret uri, key or None) -> value; raises SecretLookupError with a reason."""
+Problem = Callable[["str | None", str], None]
+"""Records one problem of the connector being checked: (field or None, what is wrong)."""
 
 
 class ConnectorsError(errors.DexAuthError):
@@ -204,14 +206,8 @@ class SecretLookupError(errors.DexAuthError):
     """A Juju secret reference could not be read; the message says why and what to do."""
 
 
-def parse(text: str) -> list[Any]:
-    """Load the option as YAML (JSON is a subset) and return the connector list.
-
-    A whole `connectors: [...]` mapping is accepted and unwrapped, since that is what users
-    copy from Dex's documentation.
-    """
-    if not text.strip():
-        return []
+def _load_yaml(text: str) -> Any:
+    """The option as data, or ConnectorsSyntaxError with YAML's line and column."""
     try:
         data = yaml.load(text, Loader=_ConnectorsLoader)  # noqa: S506 - a SafeLoader subclass
     except RecursionError:
@@ -224,26 +220,40 @@ def parse(text: str) -> list[Any]:
         raise ConnectorsSyntaxError(problem, mark.line + 1, mark.column + 1) from None
     except yaml.YAMLError as err:
         raise ConnectorsSyntaxError(type(err).__name__, None, None) from None
+    if data is not None and _depth(data) > MAX_DEPTH:
+        raise ConnectorsSyntaxError(f"nested more than {MAX_DEPTH} levels deep", None, None)
+    return data
+
+
+def _unwrap(data: dict[Any, Any]) -> Any:
+    """A mapping is either Dex's `connectors:` key (taken) or one connector without its `- `."""
+    if "connectors" in data:
+        others = sorted(str(k) for k in data if k != "connectors")
+        if others:
+            raise ConnectorsShapeError(
+                "connectors must be the list that goes inside Dex's connectors: key, "
+                f"not a Dex config (found keys {', '.join(others)})"
+            )
+        logger.info("connectors: removed the outer 'connectors:' key; using its list")
+        return data["connectors"]
+    if "type" in data:
+        raise ConnectorsShapeError(
+            "connectors must be a list: put '- ' before the connector's first key (or [ ] around the JSON object)"
+        )
+    return data
+
+
+def parse(text: str) -> list[Any]:
+    """Load the option as YAML (JSON is a subset) and return the connector list.
+
+    A whole `connectors: [...]` mapping is accepted and unwrapped, since that is what users
+    copy from Dex's documentation.
+    """
+    data = _load_yaml(text) if text.strip() else None
+    if isinstance(data, dict):
+        data = _unwrap(data)
     if data is None:
         return []
-    if _depth(data) > MAX_DEPTH:
-        raise ConnectorsSyntaxError(f"nested more than {MAX_DEPTH} levels deep", None, None)
-    if isinstance(data, dict):
-        if "connectors" in data:
-            others = sorted(str(k) for k in data if k != "connectors")
-            if others:
-                raise ConnectorsShapeError(
-                    "connectors must be the list that goes inside Dex's connectors: key, "
-                    f"not a Dex config (found keys {', '.join(others)})"
-                )
-            logger.info("connectors: removed the outer 'connectors:' key; using its list")
-            data = data["connectors"]
-            if data is None:
-                return []
-        elif "type" in data:
-            raise ConnectorsShapeError(
-                "connectors must be a list: put '- ' before the connector's first key (or [ ] around the JSON object)"
-            )
     if not isinstance(data, list):
         raise ConnectorsShapeError(f"connectors must be a list of connectors, not {_kind(data)}")
     return data
@@ -302,22 +312,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _check_connector(
-    position: int, entry: Any, issuer: str, resolve: SecretResolver | None
-) -> tuple[dict[str, Any] | None, list[ConnectorProblem]]:
-    if not isinstance(entry, dict):
-        return None, [
-            ConnectorProblem(
-                position, None, None, f"must be a mapping with type, id, name and config, not {_kind(entry)}"
-            )
-        ]
-    raw_id = entry.get("id")
-    cid = raw_id if isinstance(raw_id, str) and raw_id else None
-    problems: list[ConnectorProblem] = []
-
-    def problem(field: str | None, text: str) -> None:
-        problems.append(ConnectorProblem(position, cid, field, text))
-
+def _check_keys(entry: dict[Any, Any], problem: Problem) -> None:
     for key in entry:
         if key not in CONNECTOR_KEYS:
             problem(
@@ -326,14 +321,20 @@ def _check_connector(
                 "a connector has only type, id, name and config",
             )
 
-    ctype = entry.get("type")
+
+def _checked_type(ctype: Any, problem: Problem) -> str | None:
+    """The connector's type when Dex knows it (else None, and the problem said)."""
     if ctype is None:
         problem("type", f"is required (one of {', '.join(KNOWN_TYPES)})")
-    elif not isinstance(ctype, str) or ctype not in REQUIRED_FIELDS:
+        return None
+    if not isinstance(ctype, str) or ctype not in REQUIRED_FIELDS:
         shown = ctype if isinstance(ctype, str) else _kind(ctype)
         problem("type", f'"{shown}" is not a Dex connector type{_suggest(str(ctype), KNOWN_TYPES)}')
-        ctype = None
+        return None
+    return ctype
 
+
+def _check_id(raw_id: Any, problem: Problem) -> None:
     if raw_id is None:
         problem("id", "is required")
     elif not isinstance(raw_id, str) or not raw_id:
@@ -343,34 +344,63 @@ def _check_connector(
     elif not _ID_PATTERN.match(raw_id):
         problem("id", "may only contain letters, digits, '.', '_' and '-'")
 
-    name = entry.get("name")
+
+def _check_name(name: Any, problem: Problem) -> None:
     if name is None:
         problem("name", "is required (the label on Dex's login button)")
     elif not isinstance(name, str) or not name.strip():
         problem("name", "must be a non-empty string")
 
+
+def _config_of(entry: dict[Any, Any], problem: Problem) -> dict[str, Any]:
     config = entry.get("config")
     if config is None:
-        config = {}
+        return {}
     if not isinstance(config, dict):
         problem("config", f"must be a mapping, not {_kind(config)}")
-        config = {}
+        return {}
+    return config
 
+
+def _checked_config(
+    ctype: str | None, config: dict[str, Any], issuer: str, resolve: SecretResolver | None, problem: Problem
+) -> dict[str, Any]:
+    """Secret references resolved, file contents marked, fields checked against the type."""
     resolved = _resolve_secrets(config, "config", resolve, problem)
-    if ctype is not None:
-        resolved = _take_file_contents(ctype, config, resolved, problem)
-        _check_fields(ctype, resolved, issuer, problem)
-        if ctype in KNOWN_FIELDS:
-            _check_spelling(config, KNOWN_FIELDS[ctype], "config", ctype, problem)
+    if ctype is None:
+        return resolved
+    resolved = _take_file_contents(ctype, config, resolved, problem)
+    _check_fields(ctype, resolved, issuer, problem)
+    if ctype in KNOWN_FIELDS:
+        _check_spelling(config, KNOWN_FIELDS[ctype], "config", ctype, problem)
+    return resolved
 
+
+def _check_connector(
+    position: int, entry: Any, issuer: str, resolve: SecretResolver | None
+) -> tuple[dict[str, Any] | None, list[ConnectorProblem]]:
+    """The connector ready for Dex, or None and everything wrong with it."""
+    if not isinstance(entry, dict):
+        text = f"must be a mapping with type, id, name and config, not {_kind(entry)}"
+        return None, [ConnectorProblem(position, None, None, text)]
+    raw_id = entry.get("id")
+    cid = raw_id if isinstance(raw_id, str) and raw_id else None
+    problems: list[ConnectorProblem] = []
+
+    def problem(field: str | None, text: str) -> None:
+        problems.append(ConnectorProblem(position, cid, field, text))
+
+    _check_keys(entry, problem)
+    ctype = _checked_type(entry.get("type"), problem)
+    _check_id(raw_id, problem)
+    _check_name(entry.get("name"), problem)
+    resolved = _checked_config(ctype, _config_of(entry, problem), issuer, resolve, problem)
     if problems:
         return None, problems
-    return {"type": ctype, "id": raw_id, "name": name, "config": resolved}, []
+    return {"type": ctype, "id": raw_id, "name": entry.get("name"), "config": resolved}, []
 
 
-def _resolve_secrets(
-    value: Any, path: str, resolve: SecretResolver | None, problem: Callable[[str | None, str], None]
-) -> Any:
+def _resolve_secrets(value: Any, path: str, resolve: SecretResolver | None, problem: Problem) -> Any:
     if isinstance(value, dict):
         return {k: _resolve_secrets(v, f"{path}.{k}", resolve, problem) for k, v in value.items()}
     if isinstance(value, list):
@@ -397,48 +427,60 @@ def _looks_like_content(value: str) -> bool:
     return "\n" in text or text.startswith(("-----BEGIN ", "{"))
 
 
-def _take_file_contents(
-    ctype: str, raw: dict[str, Any], resolved: dict[str, Any], problem: Callable[[str | None, str], None]
-) -> dict[str, Any]:
+def _key_of(config: dict[str, Any], name: str) -> Any:
+    """The key Dex would read `name` from: keys match case-insensitively."""
+    return next((k for k in config if str(k).lower() == name.lower()), None)
+
+
+def _file_value(value: Any, given: Any, where: str, problem: Problem) -> Any:
+    """Content (from a secret, or PEM/JSON text) becomes a FileContent; a path stays a path."""
+    if not isinstance(value, str) or not value.strip():
+        problem(where, f"must be a path, PEM text or a Juju secret reference, not {_kind(value)}")
+        return value
+    if (isinstance(given, str) and given.startswith("secret:")) or _looks_like_content(value):
+        return FileContent(value)
+    return value
+
+
+def _take_file_list(key: Any, values: Any, given: Any, problem: Problem) -> Any:
+    """A `[]` file field: a list of files, each judged alone."""
+    if not isinstance(values, list):
+        problem(f"config.{key}", f"must be a list of files (PEM text, a path, or a Juju secret), not {_kind(values)}")
+        return values
+    givens = given if isinstance(given, list) else values
+    pairs = zip(values, givens, strict=False)
+    return [_file_value(value, raw, f"config.{key}[{index}]", problem) for index, (value, raw) in enumerate(pairs)]
+
+
+def _encode_data_field(key: Any, value: Any, problem: Problem) -> Any:
+    """A []byte field: Go's encoding/json wants base64, so PEM text is encoded here."""
+    if not isinstance(value, str) or not value.strip():
+        problem(f"config.{key}", f"must be base64 of PEM data or PEM text, not {_kind(value)}")
+    elif value.lstrip().startswith("-----BEGIN "):
+        return base64.b64encode(value.encode()).decode()
+    else:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            problem(f"config.{key}", "must be base64 of PEM data (Dex decodes it as bytes) or PEM text")
+    return value
+
+
+def _take_file_contents(ctype: str, raw: dict[str, Any], resolved: dict[str, Any], problem: Problem) -> dict[str, Any]:
     """Mark file-field contents for `place_files`; check and encode []byte fields."""
     result = dict(resolved)
     for name in FILE_FIELDS.get(ctype, ()):
-        listed = name.endswith("[]")
-        key = next((k for k in result if str(k).lower() == name.removesuffix("[]").lower()), None)
+        key = _key_of(result, name.removesuffix("[]"))
         if key is None:
             continue
-        values = result[key] if listed else [result[key]]
-        if listed and not isinstance(values, list):
-            problem(
-                f"config.{key}", f"must be a list of files (PEM text, a path, or a Juju secret), not {_kind(values)}"
-            )
-            continue
-        raws = raw.get(key) if listed else [raw.get(key)]
-        taken = []
-        for index, (value, given) in enumerate(zip(values, raws if isinstance(raws, list) else values, strict=False)):
-            where = f"config.{key}[{index}]" if listed else f"config.{key}"
-            if not isinstance(value, str) or not value.strip():
-                problem(where, f"must be a path, PEM text or a Juju secret reference, not {_kind(value)}")
-                taken.append(value)
-            elif (isinstance(given, str) and given.startswith("secret:")) or _looks_like_content(value):
-                taken.append(FileContent(value))
-            else:
-                taken.append(value)
-        result[key] = taken if listed else taken[0]
-    for name in DATA_FIELDS.get(ctype, ()):
-        key = next((k for k in result if str(k).lower() == name.lower()), None)
-        if key is None:
-            continue
-        value = result[key]
-        if not isinstance(value, str) or not value.strip():
-            problem(f"config.{key}", f"must be base64 of PEM data or PEM text, not {_kind(value)}")
-        elif value.lstrip().startswith("-----BEGIN "):
-            result[key] = base64.b64encode(value.encode()).decode()
+        if name.endswith("[]"):
+            result[key] = _take_file_list(key, result[key], raw.get(key), problem)
         else:
-            try:
-                base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                problem(f"config.{key}", "must be base64 of PEM data (Dex decodes it as bytes) or PEM text")
+            result[key] = _file_value(result[key], raw.get(key), f"config.{key}", problem)
+    for name in DATA_FIELDS.get(ctype, ()):
+        key = _key_of(result, name)
+        if key is not None:
+            result[key] = _encode_data_field(key, result[key], problem)
     return result
 
 
@@ -455,15 +497,17 @@ def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
     return True, current
 
 
-def _check_fields(ctype: str, config: dict[str, Any], issuer: str, problem: Callable[[str | None, str], None]) -> None:
+def _check_twins(config: dict[str, Any], problem: Problem) -> None:
     for key in config:
-        lowered = str(key).lower()
-        twins = [k for k in config if str(k).lower() == lowered]
+        twins = [k for k in config if str(k).lower() == str(key).lower()]
         if len(twins) > 1 and key == twins[0]:
             problem(
                 f"config.{key}",
                 f"is given more than once ({', '.join(map(str, twins))}); Dex matches keys without regard to case",
             )
+
+
+def _check_required(ctype: str, config: dict[str, Any], issuer: str, problem: Problem) -> None:
     for required in REQUIRED_FIELDS[ctype]:
         present, value = _lookup(config, required)
         if not present or value is None or value == "":
@@ -471,48 +515,69 @@ def _check_fields(ctype: str, config: dict[str, Any], issuer: str, problem: Call
             problem(f"config.{required}", f"is required for type {ctype}{hint}")
         elif not isinstance(value, str):
             problem(f"config.{required}", f"must be a string, not {_kind(value)}")
-
     if ctype in REDIRECT_TYPES:
         present, value = _lookup(config, "redirectURI")
         expected = f"{issuer}/callback"
         if present and isinstance(value, str) and value and value != expected:
             problem("config.redirectURI", f"must be {expected} (Dex's callback), not {value}")
 
-    if ctype in ("saml", "samlExperimental"):
-        _, skip = _lookup(config, "insecureSkipSignatureValidation")
-        has_ca = _lookup(config, "ca")[0]
-        has_ca_data = _lookup(config, "caData")[0]
-        if not skip and has_ca == has_ca_data:
-            problem(
-                "config.ca", "or config.caData is required, not both (unless insecureSkipSignatureValidation is true)"
-            )
-    elif ctype == "github":
-        if _lookup(config, "org")[0] and _lookup(config, "orgs")[0]:
-            problem("config.org", "and config.orgs cannot both be set; use orgs")
-        present, host = _lookup(config, "hostName")
-        if present and isinstance(host, str) and "/" in host:
-            problem("config.hostName", "must be a host name without a scheme or '/'")
-        if _lookup(config, "rootCA")[0] and not present:
-            problem("config.rootCA", "needs config.hostName (GitHub Enterprise)")
-    elif ctype == "oidc":
-        present, secret = _lookup(config, "clientSecret")
-        if (not present or not secret) and not _lookup(config, "pkceChallenge")[1]:
-            problem(
-                "config.clientSecret",
-                "is required for type oidc unless pkceChallenge is set (a public client at the upstream provider)",
-            )
-    elif ctype == "google":
-        if _lookup(config, "serviceAccountFilePath")[0] and not _lookup(config, "domainToAdminEmail")[0]:
-            problem("config.serviceAccountFilePath", "needs config.domainToAdminEmail")
-    elif ctype == "microsoft":
-        present, fmt = _lookup(config, "groupNameFormat")
-        if present and fmt not in ("name", "id"):
-            problem("config.groupNameFormat", 'must be "name" or "id"')
+
+def _check_saml(config: dict[str, Any], problem: Problem) -> None:
+    _, skip = _lookup(config, "insecureSkipSignatureValidation")
+    if not skip and _lookup(config, "ca")[0] == _lookup(config, "caData")[0]:
+        problem("config.ca", "or config.caData is required, not both (unless insecureSkipSignatureValidation is true)")
 
 
-def _check_spelling(
-    config: dict[str, Any], known: dict[str, Any], path: str, ctype: str, problem: Callable[[str | None, str], None]
-) -> None:
+def _check_github(config: dict[str, Any], problem: Problem) -> None:
+    if _lookup(config, "org")[0] and _lookup(config, "orgs")[0]:
+        problem("config.org", "and config.orgs cannot both be set; use orgs")
+    present, host = _lookup(config, "hostName")
+    if present and isinstance(host, str) and "/" in host:
+        problem("config.hostName", "must be a host name without a scheme or '/'")
+    if _lookup(config, "rootCA")[0] and not present:
+        problem("config.rootCA", "needs config.hostName (GitHub Enterprise)")
+
+
+def _check_oidc(config: dict[str, Any], problem: Problem) -> None:
+    present, secret = _lookup(config, "clientSecret")
+    if (not present or not secret) and not _lookup(config, "pkceChallenge")[1]:
+        problem(
+            "config.clientSecret",
+            "is required for type oidc unless pkceChallenge is set (a public client at the upstream provider)",
+        )
+
+
+def _check_google(config: dict[str, Any], problem: Problem) -> None:
+    if _lookup(config, "serviceAccountFilePath")[0] and not _lookup(config, "domainToAdminEmail")[0]:
+        problem("config.serviceAccountFilePath", "needs config.domainToAdminEmail")
+
+
+def _check_microsoft(config: dict[str, Any], problem: Problem) -> None:
+    present, fmt = _lookup(config, "groupNameFormat")
+    if present and fmt not in ("name", "id"):
+        problem("config.groupNameFormat", 'must be "name" or "id"')
+
+
+# What Dex refuses (or silently mishandles) in one type's fields taken together.
+_TYPE_CHECKS: dict[str, Callable[[dict[str, Any], Problem], None]] = {
+    "saml": _check_saml,
+    "samlExperimental": _check_saml,
+    "github": _check_github,
+    "oidc": _check_oidc,
+    "google": _check_google,
+    "microsoft": _check_microsoft,
+}
+
+
+def _check_fields(ctype: str, config: dict[str, Any], issuer: str, problem: Problem) -> None:
+    _check_twins(config, problem)
+    _check_required(ctype, config, issuer, problem)
+    check = _TYPE_CHECKS.get(ctype)
+    if check is not None:
+        check(config, problem)
+
+
+def _check_spelling(config: dict[str, Any], known: dict[str, Any], path: str, ctype: str, problem: Problem) -> None:
     by_lower = {k.lower(): k for k in known}
     for key, value in config.items():
         name = str(key)
