@@ -9,8 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from gatekeeper.config import ConfigError
-from gatekeeper.config import parse_session_keys as gatekeeper_session_keys
+from gatekeeper import config as gatekeeper_config
 
 MAX_SESSION_KEYS = 2
 
@@ -43,8 +42,8 @@ def new_session_key() -> SessionKey:
 def parse_session_keys(value: str) -> list[SessionKey]:
     """Read stored keys by the gatekeeper's own rules, so the charm never hands it keys it refuses."""
     try:
-        parsed = gatekeeper_session_keys("session keys", value)
-    except ConfigError as err:
+        parsed = gatekeeper_config.parse_session_keys("session keys", value)
+    except gatekeeper_config.ConfigError as err:
         raise SessionKeysError(str(err)) from None
     return [SessionKey(key.kid, key.secret.decode()) for key in parsed]
 

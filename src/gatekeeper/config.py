@@ -15,8 +15,6 @@ from typing import Any
 from gatekeeper import rules
 
 MIN_SESSION_KEY_BYTES = 32
-MAX_SESSION_LIFETIME = rules.MAX_LIFETIME
-LOG_LEVELS = rules.LOG_LEVELS
 
 _KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -135,14 +133,6 @@ VARIABLES = (
     Variable("GATEKEEPER_LOG_LEVEL", "log_level", rules.log_level, default="info"),
     Variable("GATEKEEPER_REVOCATIONS_FILE", "revocations_file", rules.absolute_file, verbatim=True),
 )
-
-
-def parse_lifetime(name: str, value: str) -> int:
-    """Seconds from '86400', '30m', '12h' or '7d', within the limits of a session."""
-    try:
-        return rules.session_lifetime(value)
-    except rules.InvalidValue as err:
-        raise ConfigError(name, err.problem) from None
 
 
 def parse_session_keys(name: str, value: str) -> tuple[SessionKey, ...]:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from gatekeeper_fixtures import base_env
 
-from gatekeeper.config import ConfigError, load_settings, parse_lifetime
+from gatekeeper import rules
+from gatekeeper.config import ConfigError, load_settings
 
 
 def test_defaults_follow_the_contract():
@@ -119,7 +120,7 @@ def test_secrets_never_appear_in_errors_or_repr():
     "value, seconds", [("86400", 86400), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("90s", 90)]
 )
 def test_lifetime_units(value, seconds):
-    assert parse_lifetime("X", value) == seconds
+    assert rules.session_lifetime(value) == seconds
 
 
 SRC = Path(__file__).resolve().parents[3] / "src"
