@@ -9,80 +9,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
-import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 import yaml.composer
 
+import connector_fields
 import errors
 
 logger = logging.getLogger(__name__)
 
-_CLIENT = ("clientID", "clientSecret", "redirectURI")
-
-# Fields Dex refuses to start (or to log anyone in) without, per connector type (dex.md).
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "ldap": ("host", "userSearch.baseDN", "userSearch.username"),
-    # clientSecret may be empty: a public upstream client with pkceChallenge (connector/oidc/oidc.go).
-    "oidc": ("issuer", "clientID", "redirectURI"),
-    "saml": ("ssoURL", "usernameAttr", "emailAttr", "redirectURI"),
-    "samlExperimental": ("ssoURL", "usernameAttr", "emailAttr", "redirectURI"),
-    "github": _CLIENT,
-    "gitlab": _CLIENT,
-    "gitea": _CLIENT,
-    "google": _CLIENT,
-    "microsoft": _CLIENT,
-    "keystone": ("domain", "keystoneHost", "keystoneUsername", "keystonePassword"),
-    "atlassian-crowd": ("baseURL",),
-    "authproxy": (),
-    "openshift": ("issuer", *_CLIENT),
-    "oauth": (*_CLIENT, "tokenURL", "authorizationURL", "userInfoURL"),
-    "bitbucket-cloud": _CLIENT,
-    "linkedin": _CLIENT,
-    "mockCallback": (),
-    "mockPassword": ("username", "password"),
-}
-KNOWN_TYPES = tuple(REQUIRED_FIELDS)
-
-# The json tags of each connector's Config struct in Dex's source, by dev/dex_connector_fields.py
-# (which names the Go file of every type). Dex silently ignores a key that is not one of them, so
-# a key that is not here but nearly matches one that is gets reported.
-_DEX_FIELDS = json.loads((Path(__file__).parent / "dex_connector_fields.json").read_text())
-DEX_VERSION: str = _DEX_FIELDS["dex"]
-KNOWN_FIELDS: dict[str, dict[str, Any]] = {t: c["fields"] for t, c in _DEX_FIELDS["connectors"].items()}
-
-# Fields whose value Dex reads as a file path; the charm writes the content (a Juju secret, or
-# PEM/JSON text) into the Dex container and puts the path in. `[]` marks a list of paths.
-FILE_FIELDS: dict[str, tuple[str, ...]] = {
-    "ldap": ("rootCA", "clientCert", "clientKey"),  # connector/ldap/ldap.go: os.ReadFile, tls.LoadX509KeyPair
-    "saml": ("ca",),  # connector/saml/saml.go: os.ReadFile
-    "samlExperimental": ("ca",),
-    "google": ("serviceAccountFilePath",),  # connector/google/google.go: os.ReadFile
-    "github": ("rootCA",),  # connector/github/github.go -> pkg/httpclient/httpclient.go
-    "openshift": ("rootCA",),  # connector/openshift/openshift.go -> pkg/httpclient
-    "oidc": ("rootCAs[]",),  # connector/oidc/oidc.go -> pkg/httpclient
-    "oauth": ("rootCAs[]",),  # connector/oauth/oauth.go -> pkg/httpclient
-}
-# []byte fields: Go's encoding/json wants them base64 (connector/ldap/ldap.go, saml/saml.go,
-# gitlab/gitlab.go). PEM text given here is encoded by the charm.
-DATA_FIELDS: dict[str, tuple[str, ...]] = {
-    "ldap": ("rootCAData",),
-    "saml": ("caData",),
-    "samlExperimental": ("caData",),
-    "gitlab": ("rootCAData",),
-}
-
-# Connectors whose users come back through Dex's callback: their redirectURI is fixed.
-REDIRECT_TYPES = frozenset(t for t, fields in REQUIRED_FIELDS.items() if "redirectURI" in fields)
-# Connectors that can check a username and password themselves (password grant).
-PASSWORD_TYPES = ("ldap", "keystone", "atlassian-crowd", "mockPassword")
 CONNECTOR_KEYS = ("type", "id", "name", "config")
 RESERVED_IDS = frozenset({"local"})
 
@@ -92,8 +32,6 @@ SECRET_REFERENCE = re.compile(r"^(?P<uri>secret:(?://[0-9a-f-]+/)?[0-9a-z]{20})(
 
 SecretResolver = Callable[[str, "str | None"], str]
 """(secret uri, key or None) -> value; raises SecretLookupError with a reason."""
-Problem = Callable[["str | None", str], None]
-"""Records one problem of the connector being checked: (field or None, what is wrong)."""
 
 
 class ConnectorsError(errors.DexAuthError):
@@ -255,7 +193,7 @@ def parse(text: str) -> list[Any]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ConnectorsShapeError(f"connectors must be a list of connectors, not {_kind(data)}")
+        raise ConnectorsShapeError(f"connectors must be a list of connectors, not {connector_fields.kind(data)}")
     return data
 
 
@@ -294,47 +232,35 @@ def password_connector(connectors: list[dict[str, Any]], password_db: bool) -> s
     if password_db:
         return "local"
     for connector in connectors:
-        if connector["type"] in PASSWORD_TYPES:
+        if connector["type"] in connector_fields.PASSWORD_TYPES:
             return connector["id"]
     return None
 
 
-def _kind(value: Any) -> str:
-    names = {
-        dict: "a mapping",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "empty",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
-def _check_keys(entry: dict[Any, Any], problem: Problem) -> None:
+def _check_keys(entry: dict[Any, Any], problem: connector_fields.Problem) -> None:
     for key in entry:
         if key not in CONNECTOR_KEYS:
             problem(
                 None,
-                f'has unknown key "{key}"{_suggest(str(key), CONNECTOR_KEYS)}; '
+                f'has unknown key "{key}"{connector_fields.suggestion(str(key), CONNECTOR_KEYS)}; '
                 "a connector has only type, id, name and config",
             )
 
 
-def _checked_type(ctype: Any, problem: Problem) -> str | None:
+def _checked_type(ctype: Any, problem: connector_fields.Problem) -> str | None:
     """The connector's type when Dex knows it (else None, and the problem said)."""
     if ctype is None:
-        problem("type", f"is required (one of {', '.join(KNOWN_TYPES)})")
+        problem("type", f"is required (one of {', '.join(connector_fields.KNOWN_TYPES)})")
         return None
-    if not isinstance(ctype, str) or ctype not in REQUIRED_FIELDS:
-        shown = ctype if isinstance(ctype, str) else _kind(ctype)
-        problem("type", f'"{shown}" is not a Dex connector type{_suggest(str(ctype), KNOWN_TYPES)}')
+    if not isinstance(ctype, str) or ctype not in connector_fields.REQUIRED_FIELDS:
+        shown = ctype if isinstance(ctype, str) else connector_fields.kind(ctype)
+        hint = connector_fields.suggestion(str(ctype), connector_fields.KNOWN_TYPES)
+        problem("type", f'"{shown}" is not a Dex connector type{hint}')
         return None
     return ctype
 
 
-def _check_id(raw_id: Any, problem: Problem) -> None:
+def _check_id(raw_id: Any, problem: connector_fields.Problem) -> None:
     if raw_id is None:
         problem("id", "is required")
     elif not isinstance(raw_id, str) or not raw_id:
@@ -345,34 +271,37 @@ def _check_id(raw_id: Any, problem: Problem) -> None:
         problem("id", "may only contain letters, digits, '.', '_' and '-'")
 
 
-def _check_name(name: Any, problem: Problem) -> None:
+def _check_name(name: Any, problem: connector_fields.Problem) -> None:
     if name is None:
         problem("name", "is required (the label on Dex's login button)")
     elif not isinstance(name, str) or not name.strip():
         problem("name", "must be a non-empty string")
 
 
-def _config_of(entry: dict[Any, Any], problem: Problem) -> dict[str, Any]:
+def _config_of(entry: dict[Any, Any], problem: connector_fields.Problem) -> dict[str, Any]:
     config = entry.get("config")
     if config is None:
         return {}
     if not isinstance(config, dict):
-        problem("config", f"must be a mapping, not {_kind(config)}")
+        problem("config", f"must be a mapping, not {connector_fields.kind(config)}")
         return {}
     return config
 
 
 def _checked_config(
-    ctype: str | None, config: dict[str, Any], issuer: str, resolve: SecretResolver | None, problem: Problem
+    ctype: str | None,
+    config: dict[str, Any],
+    issuer: str,
+    resolve: SecretResolver | None,
+    problem: connector_fields.Problem,
 ) -> dict[str, Any]:
     """Secret references resolved, file contents marked, fields checked against the type."""
     resolved = _resolve_secrets(config, "config", resolve, problem)
     if ctype is None:
         return resolved
     resolved = _take_file_contents(ctype, config, resolved, problem)
-    _check_fields(ctype, resolved, issuer, problem)
-    if ctype in KNOWN_FIELDS:
-        _check_spelling(config, KNOWN_FIELDS[ctype], "config", ctype, problem)
+    connector_fields.check(ctype, resolved, issuer, problem)
+    connector_fields.check_spelling(config, ctype, problem)
     return resolved
 
 
@@ -381,7 +310,7 @@ def _check_connector(
 ) -> tuple[dict[str, Any] | None, list[ConnectorProblem]]:
     """The connector ready for Dex, or None and everything wrong with it."""
     if not isinstance(entry, dict):
-        text = f"must be a mapping with type, id, name and config, not {_kind(entry)}"
+        text = f"must be a mapping with type, id, name and config, not {connector_fields.kind(entry)}"
         return None, [ConnectorProblem(position, None, None, text)]
     raw_id = entry.get("id")
     cid = raw_id if isinstance(raw_id, str) and raw_id else None
@@ -400,7 +329,7 @@ def _check_connector(
     return {"type": ctype, "id": raw_id, "name": entry.get("name"), "config": resolved}, []
 
 
-def _resolve_secrets(value: Any, path: str, resolve: SecretResolver | None, problem: Problem) -> Any:
+def _resolve_secrets(value: Any, path: str, resolve: SecretResolver | None, problem: connector_fields.Problem) -> Any:
     if isinstance(value, dict):
         return {k: _resolve_secrets(v, f"{path}.{k}", resolve, problem) for k, v in value.items()}
     if isinstance(value, list):
@@ -432,30 +361,33 @@ def _key_of(config: dict[str, Any], name: str) -> Any:
     return next((k for k in config if str(k).lower() == name.lower()), None)
 
 
-def _file_value(value: Any, given: Any, where: str, problem: Problem) -> Any:
+def _file_value(value: Any, given: Any, where: str, problem: connector_fields.Problem) -> Any:
     """Content (from a secret, or PEM/JSON text) becomes a FileContent; a path stays a path."""
     if not isinstance(value, str) or not value.strip():
-        problem(where, f"must be a path, PEM text or a Juju secret reference, not {_kind(value)}")
+        problem(where, f"must be a path, PEM text or a Juju secret reference, not {connector_fields.kind(value)}")
         return value
     if (isinstance(given, str) and given.startswith("secret:")) or _looks_like_content(value):
         return FileContent(value)
     return value
 
 
-def _take_file_list(key: Any, values: Any, given: Any, problem: Problem) -> Any:
+def _take_file_list(key: Any, values: Any, given: Any, problem: connector_fields.Problem) -> Any:
     """A `[]` file field: a list of files, each judged alone."""
     if not isinstance(values, list):
-        problem(f"config.{key}", f"must be a list of files (PEM text, a path, or a Juju secret), not {_kind(values)}")
+        problem(
+            f"config.{key}",
+            f"must be a list of files (PEM text, a path, or a Juju secret), not {connector_fields.kind(values)}",
+        )
         return values
     givens = given if isinstance(given, list) else values
     pairs = zip(values, givens, strict=False)
     return [_file_value(value, raw, f"config.{key}[{index}]", problem) for index, (value, raw) in enumerate(pairs)]
 
 
-def _encode_data_field(key: Any, value: Any, problem: Problem) -> Any:
+def _encode_data_field(key: Any, value: Any, problem: connector_fields.Problem) -> Any:
     """A []byte field: Go's encoding/json wants base64, so PEM text is encoded here."""
     if not isinstance(value, str) or not value.strip():
-        problem(f"config.{key}", f"must be base64 of PEM data or PEM text, not {_kind(value)}")
+        problem(f"config.{key}", f"must be base64 of PEM data or PEM text, not {connector_fields.kind(value)}")
     elif value.lstrip().startswith("-----BEGIN "):
         return base64.b64encode(value.encode()).decode()
     else:
@@ -466,10 +398,12 @@ def _encode_data_field(key: Any, value: Any, problem: Problem) -> Any:
     return value
 
 
-def _take_file_contents(ctype: str, raw: dict[str, Any], resolved: dict[str, Any], problem: Problem) -> dict[str, Any]:
+def _take_file_contents(
+    ctype: str, raw: dict[str, Any], resolved: dict[str, Any], problem: connector_fields.Problem
+) -> dict[str, Any]:
     """Mark file-field contents for `place_files`; check and encode []byte fields."""
     result = dict(resolved)
-    for name in FILE_FIELDS.get(ctype, ()):
+    for name in connector_fields.FILE_FIELDS.get(ctype, ()):
         key = _key_of(result, name.removesuffix("[]"))
         if key is None:
             continue
@@ -477,129 +411,8 @@ def _take_file_contents(ctype: str, raw: dict[str, Any], resolved: dict[str, Any
             result[key] = _take_file_list(key, result[key], raw.get(key), problem)
         else:
             result[key] = _file_value(result[key], raw.get(key), f"config.{key}", problem)
-    for name in DATA_FIELDS.get(ctype, ()):
+    for name in connector_fields.DATA_FIELDS.get(ctype, ()):
         key = _key_of(result, name)
         if key is not None:
             result[key] = _encode_data_field(key, result[key], problem)
     return result
-
-
-def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
-    """Find a field the way Dex does: keys match case-insensitively."""
-    current: Any = config
-    for part in dotted.split("."):
-        if not isinstance(current, dict):
-            return False, None
-        matches = [k for k in current if isinstance(k, str) and k.lower() == part.lower()]
-        if not matches:
-            return False, None
-        current = current[matches[0]]
-    return True, current
-
-
-def _check_twins(config: dict[str, Any], problem: Problem) -> None:
-    for key in config:
-        twins = [k for k in config if str(k).lower() == str(key).lower()]
-        if len(twins) > 1 and key == twins[0]:
-            problem(
-                f"config.{key}",
-                f"is given more than once ({', '.join(map(str, twins))}); Dex matches keys without regard to case",
-            )
-
-
-def _check_required(ctype: str, config: dict[str, Any], issuer: str, problem: Problem) -> None:
-    for required in REQUIRED_FIELDS[ctype]:
-        present, value = _lookup(config, required)
-        if not present or value is None or value == "":
-            hint = f" (set it to {issuer}/callback)" if required == "redirectURI" else ""
-            problem(f"config.{required}", f"is required for type {ctype}{hint}")
-        elif not isinstance(value, str):
-            problem(f"config.{required}", f"must be a string, not {_kind(value)}")
-    if ctype in REDIRECT_TYPES:
-        present, value = _lookup(config, "redirectURI")
-        expected = f"{issuer}/callback"
-        if present and isinstance(value, str) and value and value != expected:
-            problem("config.redirectURI", f"must be {expected} (Dex's callback), not {value}")
-
-
-def _check_saml(config: dict[str, Any], problem: Problem) -> None:
-    _, skip = _lookup(config, "insecureSkipSignatureValidation")
-    if not skip and _lookup(config, "ca")[0] == _lookup(config, "caData")[0]:
-        problem("config.ca", "or config.caData is required, not both (unless insecureSkipSignatureValidation is true)")
-
-
-def _check_github(config: dict[str, Any], problem: Problem) -> None:
-    if _lookup(config, "org")[0] and _lookup(config, "orgs")[0]:
-        problem("config.org", "and config.orgs cannot both be set; use orgs")
-    present, host = _lookup(config, "hostName")
-    if present and isinstance(host, str) and "/" in host:
-        problem("config.hostName", "must be a host name without a scheme or '/'")
-    if _lookup(config, "rootCA")[0] and not present:
-        problem("config.rootCA", "needs config.hostName (GitHub Enterprise)")
-
-
-def _check_oidc(config: dict[str, Any], problem: Problem) -> None:
-    present, secret = _lookup(config, "clientSecret")
-    if (not present or not secret) and not _lookup(config, "pkceChallenge")[1]:
-        problem(
-            "config.clientSecret",
-            "is required for type oidc unless pkceChallenge is set (a public client at the upstream provider)",
-        )
-
-
-def _check_google(config: dict[str, Any], problem: Problem) -> None:
-    if _lookup(config, "serviceAccountFilePath")[0] and not _lookup(config, "domainToAdminEmail")[0]:
-        problem("config.serviceAccountFilePath", "needs config.domainToAdminEmail")
-
-
-def _check_microsoft(config: dict[str, Any], problem: Problem) -> None:
-    present, fmt = _lookup(config, "groupNameFormat")
-    if present and fmt not in ("name", "id"):
-        problem("config.groupNameFormat", 'must be "name" or "id"')
-
-
-# What Dex refuses (or silently mishandles) in one type's fields taken together.
-_TYPE_CHECKS: dict[str, Callable[[dict[str, Any], Problem], None]] = {
-    "saml": _check_saml,
-    "samlExperimental": _check_saml,
-    "github": _check_github,
-    "oidc": _check_oidc,
-    "google": _check_google,
-    "microsoft": _check_microsoft,
-}
-
-
-def _check_fields(ctype: str, config: dict[str, Any], issuer: str, problem: Problem) -> None:
-    _check_twins(config, problem)
-    _check_required(ctype, config, issuer, problem)
-    check = _TYPE_CHECKS.get(ctype)
-    if check is not None:
-        check(config, problem)
-
-
-def _check_spelling(config: dict[str, Any], known: dict[str, Any], path: str, ctype: str, problem: Problem) -> None:
-    by_lower = {k.lower(): k for k in known}
-    for key, value in config.items():
-        name = str(key)
-        if name.lower() in by_lower:
-            nested = known[by_lower[name.lower()]]
-            if isinstance(nested, dict) and isinstance(value, dict):
-                _check_spelling(value, nested, f"{path}.{name}", ctype, problem)
-            continue
-        close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.8)
-        if close:
-            problem(
-                f"{path}.{name}",
-                f'is not a {ctype} field (did you mean "{by_lower[close[0]]}"?); Dex would silently ignore it',
-            )
-        else:
-            logger.info("connector field %s.%s is not one the charm knows for %s; passing it on", path, name, ctype)
-
-
-def _suggest(word: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in choices}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
-    return f' (did you mean "{close[0]}"?)' if close else ""
