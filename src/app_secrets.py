@@ -65,7 +65,7 @@ def _valid_keys(value: str | None) -> bool:
 class AppSecrets:
     """Reads (every unit) and writes (the leader) the charm's own secrets; one read per hook."""
 
-    def __init__(self, model: ops.Model):
+    def __init__(self, model: ops.Model) -> None:
         self._model = model
         self._cache: dict[str, dict[str, str]] = {}
 
@@ -83,6 +83,7 @@ class AppSecrets:
             return None
 
     def content(self, name: str) -> dict[str, str] | None:
+        """The secret's latest content, or None when it is not there (yet) or not readable."""
         if name in self._cache:
             return self._cache[name]
         secret = self._find(name)
@@ -163,6 +164,7 @@ class AppSecrets:
         return rendering.SharedSecrets(gatekeeper["client-secret"], gatekeeper["session-keys"], password_hash)
 
     def generated_password(self) -> str | None:
+        """The static user's password when the charm made it; a configured one is never kept."""
         content = self.content(PASSWORD)
         if not content or content.get("source") != "generated":
             return None
@@ -185,6 +187,7 @@ class AppSecrets:
             self._store(LAST_GOOD, {"options": text})
 
     def last_good(self) -> dict[str, object] | None:
+        """The options that last rendered, for a new pod while the current ones do not."""
         content = self.content(LAST_GOOD)
         if not content:
             return None

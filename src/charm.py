@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 class DexAuthCharm(ops.CharmBase):
     """Runs Dex and the gatekeeper; publishes routes, issuer and OIDC client secrets."""
 
-    def __init__(self, framework: ops.Framework):
+    def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
         self.ambassador = ambassador_routes.AmbassadorRoutesRequirer(self, "ambassador")
         self.issuer = dex_issuer.DexIssuerProvider(self, "dex-oidc-config")
@@ -108,8 +108,9 @@ class DexAuthCharm(ops.CharmBase):
             try:
                 self._outcome = rendering.render(self.config, self._context())
             except errors.DexAuthError as err:
+                log = logger.error if err.status_level == "blocked" else logger.info
                 for line in err.details:
-                    logger.warning("%s", line)
+                    log("%s", line)
                 self._outcome = err
         return self._outcome
 

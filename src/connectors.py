@@ -41,7 +41,7 @@ class ConnectorsError(errors.DexAuthError):
 class ConnectorsSyntaxError(ConnectorsError):
     """The option is not valid YAML or JSON."""
 
-    def __init__(self, problem: str, line: int | None, column: int | None):
+    def __init__(self, problem: str, line: int | None, column: int | None) -> None:
         self.problem = problem
         self.line = line
         self.column = column
@@ -99,7 +99,7 @@ class ConnectorProblem:
 class ConnectorValidationError(ConnectorsError):
     """One or more connectors are wrong; the first is in the message, all in `problems`."""
 
-    def __init__(self, problems: list[ConnectorProblem]):
+    def __init__(self, problems: list[ConnectorProblem]) -> None:
         self.problems = problems
         message = str(problems[0])
         if len(problems) > 1:

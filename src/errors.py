@@ -21,7 +21,7 @@ class DexAuthError(Exception):
 
     status_level: ClassVar[Level] = "blocked"
 
-    def __init__(self, status_message: str, details: tuple[str, ...] = ()):
+    def __init__(self, status_message: str, details: tuple[str, ...] = ()) -> None:
         self.status_message = status_message
         self.details = details or (status_message,)
         super().__init__(status_message)
@@ -30,7 +30,7 @@ class DexAuthError(Exception):
 class OptionError(DexAuthError):
     """A charm option has a value the charm cannot use: which option, and what is wrong with it."""
 
-    def __init__(self, option: str, problem: str):
+    def __init__(self, option: str, problem: str) -> None:
         self.option = option
         self.problem = problem
         super().__init__(f"config {option}: {problem}")

@@ -42,7 +42,7 @@ def _conflict(request: oidc_client.ClientRequest, requests: list[oidc_client.Cli
 class OidcClients:
     """The lifecycle of the per-relation client secrets, and what Dex and the clients are told."""
 
-    def __init__(self, provider: oidc_client.OidcClientProvider, model: ops.Model):
+    def __init__(self, provider: oidc_client.OidcClientProvider, model: ops.Model) -> None:
         self._provider = provider
         self._model = model
 

@@ -49,6 +49,8 @@ class Context:
 
 @dataclass(frozen=True)
 class Rendered:
+    """Everything a unit pushes and publishes, as text and plain dicts, ready to compare."""
+
     settings: settings_module.Settings
     dex_config: str
     dex_layer: dict[str, Any]
@@ -73,6 +75,8 @@ class Rendered:
 
 
 class WaitingForSecretsError(errors.NotReadyError):
+    """A unit renders nothing until the leader's secrets reach it; rendering without would churn."""
+
     def __init__(self) -> None:
         super().__init__("waiting for the leader unit to create the shared secrets")
 

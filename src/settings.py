@@ -33,7 +33,7 @@ class SettingsError(errors.OptionError):
 class MissingPublicUrlError(SettingsError):
     """public-url is not set yet: the normal state right after deploy, with its own hint."""
 
-    def __init__(self, app_name: str = "<app>"):
+    def __init__(self, app_name: str = "<app>") -> None:
         super().__init__("public-url", f"is not set: run juju config {app_name} public-url=https://<host>")
         self.status_message = f"set public-url: juju config {app_name} public-url=https://<host>"
 

@@ -32,6 +32,7 @@ _STATUS_TYPES: dict[str, type[ops.StatusBase]] = {
 
 
 def status_of(level: str, message: str) -> ops.StatusBase:
+    """The ops status for a level the pure modules name as text (they do not import ops)."""
     return _STATUS_TYPES[level](message)
 
 
@@ -99,7 +100,7 @@ def _run_probe(container: ops.Container, dex_config_text: str) -> list[connector
 class Workloads:
     """Push, replan and probe the two containers; read their checks back."""
 
-    def __init__(self, unit: ops.Unit):
+    def __init__(self, unit: ops.Unit) -> None:
         self._unit = unit
         self.problems: list[ops.StatusBase] = []
 
@@ -108,6 +109,7 @@ class Workloads:
         return container if container.can_connect() else None
 
     def apply(self, rendered: rendering.Rendered) -> None:
+        """Each container independently: one that is not reachable does not hold up the other."""
         self._apply_dex(rendered)
         self._apply_gatekeeper(rendered)
 

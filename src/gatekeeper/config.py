@@ -25,7 +25,7 @@ class ConfigError(ValueError):
     Two fields, so the charm, which renders these variables, can name its own option instead.
     """
 
-    def __init__(self, variable: str, problem: str):
+    def __init__(self, variable: str, problem: str) -> None:
         self.variable = variable
         self.problem = problem
         super().__init__(f"{variable} {problem}")
@@ -39,6 +39,8 @@ class SessionKey:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every GATEKEEPER_* variable, checked and converted; one field per row of VARIABLES."""
+
     public_url: str
     issuer_url: str
     provider_url: str
@@ -86,6 +88,7 @@ class Variable:
     verbatim: bool = False
 
     def read(self, env: Mapping[str, str]) -> Any:
+        """The variable's value by its rule; ConfigError names the variable."""
         value = env.get(self.name)
         if self.verbatim:
             value = value or ""

@@ -33,7 +33,7 @@ class InvalidValue(ValueError):  # noqa: N818 - a value, not an error of the pro
     `field` names the setting (a gatekeeper Settings field) when a rule of two settings broke.
     """
 
-    def __init__(self, problem: str, field: str | None = None):
+    def __init__(self, problem: str, field: str | None = None) -> None:
         self.problem = problem
         self.field = field
         super().__init__(problem)
@@ -100,6 +100,7 @@ def same_header(first: str, second: str) -> bool:
 
 
 def claim_name(value: str) -> str:
+    """An ID-token claim name; odd characters would be a mistake in a claim name, not a claim."""
     value = value.strip()
     if not _CLAIM.match(value):
         raise InvalidValue(f"must be an ID-token claim name such as email, not {value!r}")
@@ -157,6 +158,7 @@ def path_prefix(value: str) -> str:
 
 
 def scopes(value: str) -> str:
+    """Space-separated scopes; without openid Dex sends no ID token, and the login cannot work."""
     words = value.split()
     if "openid" not in words:
         raise InvalidValue(f"must include 'openid', got {' '.join(words)!r}")

@@ -5,7 +5,8 @@ import yaml
 
 from connectors import ConnectorsError
 from dex_config import DexConfigError, StaticClient, hash_password
-from rendering import SharedSecrets, render_from_config
+from errors import DexAuthError
+from rendering import Context, SharedSecrets, render, render_from_config
 from settings import SettingsError
 
 SECRETS = SharedSecrets("client-secret", "k1=" + "key-one-" * 5, hash_password("pw"))
@@ -44,3 +45,27 @@ def test_no_static_user_without_a_hash():
 def test_each_kind_of_bad_input_has_its_error(config, error):
     with pytest.raises(error):
         render_from_config(config, secrets=SECRETS)
+
+
+def test_a_gatekeeper_refusal_names_the_option_in_a_field():
+    with pytest.raises(SettingsError) as caught:
+        render_from_config({"public-url": "https://x", "skip-auth-paths": "/"}, secrets=SECRETS)
+    assert caught.value.option == "skip-auth-paths"
+    assert caught.value.problem.startswith("the gatekeeper would refuse it: GATEKEEPER_SKIP_AUTH_PATHS ")
+    assert caught.value.status_level == "blocked"
+    assert caught.value.status_message == f"config skip-auth-paths: {caught.value.problem}"
+
+
+def test_without_the_shared_secrets_a_unit_waits():
+    context = Context(app_name="dex-auth", namespace="kubeflow", secrets=None)
+    with pytest.raises(DexAuthError) as caught:
+        render({"public-url": "https://x"}, context)
+    assert caught.value.status_level == "waiting"
+    assert caught.value.status_message == "waiting for the leader unit to create the shared secrets"
+
+
+def test_a_unit_waits_for_the_static_users_hash_too():
+    context = Context(app_name="dex-auth", namespace="kubeflow", secrets=SharedSecrets("c", "k=" + "v" * 32))
+    with pytest.raises(DexAuthError) as caught:
+        render({"public-url": "https://x"}, context)
+    assert caught.value.status_level == "waiting"
