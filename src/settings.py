@@ -143,7 +143,7 @@ def _declared() -> Iterator[tuple[str, Option]]:
 
 OPTIONS: dict[str, Option] = {option.name: option for _, option in _declared()}
 _OPTION_OF_FIELD: dict[str, Option] = dict(_declared())
-# Same as config.yaml (a test keeps them equal), so a partial dict renders like Juju's config.
+# The defaults as config.yaml declares them (a test keeps the two equal).
 DEFAULTS: dict[str, Any] = {name: option.default for name, option in OPTIONS.items()}
 OPTION_OF_VARIABLE: dict[str, str] = {o.variable: o.name for o in OPTIONS.values() if o.variable}
 
