@@ -4,6 +4,7 @@ import time
 import pytest
 from gatekeeper_fixtures import ready_app
 
+from gatekeeper import request
 from gatekeeper.errors import TokenError
 from gatekeeper.request import bearer_token, is_api_call
 
@@ -84,6 +85,63 @@ def test_bearer_wins_but_a_bad_bearer_falls_back_to_the_cookie(dex):
             with pytest.raises(TokenError) as info:
                 await app.auth.authenticate(None, [], time.time())
             assert info.value.reason == "no_credentials"
+        finally:
+            await app.provider.aclose()
+
+    asyncio.run(scenario())
+
+
+def _check_request(path="/x", headers=None, style="envoy"):
+    headers = headers or {}
+    if style == "envoy":
+        return request.build(request.CHECK, "GET", path, "", headers)
+    return request.build(request.FORWARD_AUTH, "GET", "", "", {**headers, "x-forwarded-uri": path})
+
+
+@pytest.mark.parametrize("style", ["envoy", "forward-auth"])
+def test_decide_gives_one_decision_per_check_whatever_its_style(dex, style):
+    async def scenario():
+        app = await ready_app(dex, GATEKEEPER_SKIP_AUTH_PATHS="/public")
+        try:
+            token, _ = app.codec.issue(user="u@x", groups=("g",), sub="s")
+            cookie = {"cookie": f"authservice_session={token}"}
+            decisions = {}
+            for name, req in {
+                "allowed": _check_request("/x", cookie, style),
+                "skipped": _check_request("/public/a", cookie, style),
+                "lookalike": _check_request("/x", {**cookie, "kubeflow_userid": "admin"}, style),
+                "api": _check_request("/x", {"accept": "application/json"}, style),
+                "browser": _check_request("/x", {"accept": "text/html"}, style),
+            }.items():
+                decision = await app.check.decide(req)
+                decisions[name] = (decision.outcome, decision.response.status)
+            return decisions
+        finally:
+            await app.provider.aclose()
+
+    assert asyncio.run(scenario()) == {
+        "allowed": ("allowed", 200),
+        "skipped": ("skipped", 200),
+        "lookalike": ("bad_request", 400),
+        "api": ("unauthorized", 401),
+        "browser": ("redirected", 302),
+    }
+
+
+def test_cached_answers_only_a_verified_unrevoked_token_with_nothing_to_look_at(dex):
+    async def scenario():
+        app = await ready_app(dex, GATEKEEPER_SKIP_AUTH_PATHS="/public")
+        try:
+            token, _ = app.codec.issue(user="u@x", groups=(), sub="s")
+            cookie = {"cookie": f"authservice_session={token}"}
+            assert app.check.cached(_check_request("/x", cookie)) is None  # not verified yet
+            entry = await app.auth.verify(token, time.time())
+            assert app.check.cached(_check_request("/x", cookie)) is entry
+            assert app.check.cached(_check_request("/x", cookie, "forward-auth")) is entry
+            assert app.check.cached(_check_request("/public/x", cookie)) is None  # skip-auth: the thorough path
+            assert app.check.cached(_check_request("/x", {**cookie, "kubeflow_groups": ""})) is None
+            app.revoked.revoke(entry.revocation_key, entry.exp)
+            assert app.check.cached(_check_request("/x", cookie)) is None
         finally:
             await app.provider.aclose()
 

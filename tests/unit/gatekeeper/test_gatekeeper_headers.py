@@ -47,3 +47,21 @@ def test_groups_that_would_split_or_inject_are_dropped():
 )
 def test_lookalike_names(name, expected):
     assert IdentityHeaders(make_settings()).lookalike(name) is expected
+
+
+@pytest.mark.parametrize(
+    "userid, groups, expected",
+    [
+        ("kubeflow-userid", "kubeflow-groups", ("kubeflow_userid", "kubeflow_groups")),
+        ("x-auth-user", "groups", ("x_auth-user", "x-auth_user", "x_auth_user")),
+        ("x_user", "x-groups", ("x_groups",)),  # a name with "_" has no look-alike: "_" reads as "-"
+        ("x-auth-request-user-id", "g", None),  # too many spellings to ask for one by one
+    ],
+)
+def test_lookalike_names_are_every_spelling_lookalike_refuses(userid, groups, expected):
+    identity = IdentityHeaders(make_settings(GATEKEEPER_USERID_HEADER=userid, GATEKEEPER_GROUPS_HEADER=groups))
+    names = identity.lookalike_names
+    assert (names is None, set(names or ())) == (expected is None, set(expected or ()))
+    for name in expected or ():
+        assert identity.lookalike(name.encode())
+        assert identity.first_lookalike(["host", "x_forwarded_for", name]) == name
