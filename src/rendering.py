@@ -81,7 +81,7 @@ class WaitingForSecretsError(errors.NotReadyError):
         super().__init__("waiting for the leader unit to create the shared secrets")
 
 
-def check_gatekeeper_environment(environment: Mapping[str, str]) -> None:
+def _check_gatekeeper_environment(environment: Mapping[str, str]) -> None:
     """Run the gatekeeper's own start-up check on what we render.
 
     The gatekeeper refuses to start on a bad value; catching it here keeps the running
@@ -137,7 +137,7 @@ def _render_settings(
     placed, dex_files = connectors_module.place_files(connectors, pebble_layers.DEX_FILES_DIR)
     dex_text = _dex_config_text(settings, placed, secrets, context.oidc_clients)
     environment = pebble_layers.gatekeeper_environment(settings, secrets.client_secret, secrets.session_keys)
-    check_gatekeeper_environment(environment)
+    _check_gatekeeper_environment(environment)
     routes = ambassador.AmbassadorSettings(
         context.app_name,
         context.namespace,
