@@ -17,17 +17,23 @@ import os
 from time import perf_counter, time
 from typing import Any
 
-from gatekeeper import asgi, errors, request, responses, rsgi
-from gatekeeper.check import Authenticator, Check, Decision
-from gatekeeper.config import Settings, load_settings
-from gatekeeper.endpoints import Endpoints
-from gatekeeper.headers import IdentityHeaders
-from gatekeeper.login import LoginFlow
-from gatekeeper.logs import configure
-from gatekeeper.metrics import Metrics
+from gatekeeper import (
+    asgi,
+    check,
+    config,
+    endpoints,
+    errors,
+    headers,
+    login,
+    logs,
+    metrics,
+    request,
+    responses,
+    rsgi,
+    sessions,
+    tokens,
+)
 from gatekeeper.provider import Provider
-from gatekeeper.sessions import SessionCodec
-from gatekeeper.tokens import IdTokenVerifier
 
 log = logging.getLogger("gatekeeper.app")
 
@@ -35,24 +41,26 @@ MAINTENANCE_INTERVAL = 15.0  # also how soon a logout on another worker is seen
 
 
 class Gatekeeper:
-    def __init__(self, settings: Settings, provider: Provider | None = None) -> None:
+    """One worker's gatekeeper: the parts, wired once; `answer` is the only way a request goes in."""
+
+    def __init__(self, settings: config.Settings, provider: Provider | None = None) -> None:
         self.settings = settings
         self.provider = provider or Provider(settings)
-        self.metrics = Metrics()
-        identity = IdentityHeaders(settings)
-        self.codec = SessionCodec(settings.session_keys, settings.session_lifetime)
-        id_tokens = IdTokenVerifier(settings, self.provider)
-        self.auth = Authenticator(settings, self.codec, id_tokens, identity)
+        self.metrics = metrics.Metrics()
+        identity = headers.IdentityHeaders(settings)
+        self.codec = sessions.SessionCodec(settings.session_keys, settings.session_lifetime)
+        id_tokens = tokens.IdTokenVerifier(settings, self.provider)
+        self.auth = check.Authenticator(settings, self.codec, id_tokens, identity)
         self.revoked, self.cache = self.auth.revoked, self.auth.cache
-        self.login = LoginFlow(settings, self.provider, self.codec, id_tokens, identity, self.metrics)
-        self.check = Check(settings, self.auth, self.login, self.metrics)
+        self.login = login.LoginFlow(settings, self.provider, self.codec, id_tokens, identity, self.metrics)
+        self.check = check.Check(settings, self.auth, self.login, self.metrics)
         self.router = request.Router(settings.prefix)
-        self.handlers = Endpoints(self.login, self.auth).handlers()
+        self.handlers = endpoints.Endpoints(self.login, self.auth).handlers()
         self.__rsgi__ = rsgi.Server(self)  # granian looks it up on the instance
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- the spine ---------------------------------------------------------------------------
-    async def answer(self, req: request.Request) -> Decision:
+    async def answer(self, req: request.Request) -> check.Decision:
         """The answer to any request; the outcome is the check's, or "" for the other endpoints."""
         try:
             if req.route == request.CHECK:
@@ -60,12 +68,12 @@ class Gatekeeper:
             handler = self.handlers.get(req.route)
             if handler is None:
                 raise errors.NotFoundError
-            return Decision(await handler(req), "")
+            return check.Decision(await handler(req), "")
         except errors.GatekeeperError as error:
-            return Decision(responses.refusal(error), "")
+            return check.Decision(responses.refusal(error), "")
         except Exception:  # a bug must not leak a traceback or a bare 500 to the client
             log.exception("unexpected error", extra={"event": "internal_error", "route": req.route})
-            return Decision(responses.refusal(errors.InternalError()), "")
+            return check.Decision(responses.refusal(errors.InternalError()), "")
 
     def count(self, outcome: str, started: float) -> None:
         """Count a check's outcome and its time, once its answer is written."""
@@ -104,6 +112,6 @@ class Gatekeeper:
 
 def create_app() -> Gatekeeper:
     """The factory granian calls in each worker: settings come from the environment."""
-    settings = load_settings(os.environ)
-    configure(settings.log_level)
+    settings = config.load_settings(os.environ)
+    logs.configure(settings.log_level)
     return Gatekeeper(settings)

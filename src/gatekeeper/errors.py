@@ -72,7 +72,6 @@ class ForbiddenHeaderError(GatekeeperError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"the request carries {name!r}, which reads as an identity header")
-        self.name = name
 
 
 class BadQueryError(GatekeeperError):

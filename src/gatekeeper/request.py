@@ -79,9 +79,6 @@ class Request:
         path = paths.raw_path(self.checked_path) if self.path_decoded else self.checked_path
         return path + "?" + self.query if self.query else path
 
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
-
     def cookie_header(self) -> str:
         """Every Cookie header, joined as one (HTTP/2 clients may split them)."""
         return "; ".join(value for name, value in self.headers.items() if name == "cookie")
