@@ -81,10 +81,12 @@ class Gatekeeper:
             self.metrics.check(outcome, perf_counter() - started)
 
     async def __call__(self, scope: dict[str, Any], receive: asgi.Receive, send: asgi.Send) -> None:
+        """ASGI, for the unit tests and any ASGI server; granian uses `__rsgi__` (rsgi.Server)."""
         await asgi.serve(self, scope, receive, send)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def startup(self) -> None:
+        """Take in the logouts other workers recorded, then discover the provider in the background."""
         self.revoked.sync()
         self._tasks = [asyncio.create_task(self.provider.run()), asyncio.create_task(self._maintain())]
 
@@ -96,6 +98,7 @@ class Gatekeeper:
         await self.provider.aclose()
 
     async def _maintain(self) -> None:
+        """Every MAINTENANCE_INTERVAL: other workers' logouts in, expired verdicts and revocations out."""
         while True:
             await asyncio.sleep(MAINTENANCE_INTERVAL)
             now = time()
@@ -103,6 +106,7 @@ class Gatekeeper:
             self.cache.purge(now)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """granian's startup hook (RSGI has no lifespan messages): what `startup` does, on its loop."""
         self.revoked.sync()
         self._tasks = [loop.create_task(self.provider.run()), loop.create_task(self._maintain())]
 

@@ -44,11 +44,13 @@ def request_of(scope: Scope, router: request.Router) -> request.Request:
 
 
 async def write(response: Response, send: Send) -> None:
+    """The answer as ASGI's two messages; the body is never streamed (every answer is small)."""
     await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
     await send({"type": "http.response.body", "body": response.body})
 
 
 async def serve(app: Gatekeeper, scope: Scope, receive: Receive, send: Send) -> None:
+    """One ASGI call: an HTTP request through the spine, or the lifespan; websockets are not served."""
     kind = scope["type"]
     if kind == "http":
         started = perf_counter()

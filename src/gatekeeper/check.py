@@ -48,6 +48,7 @@ class Authenticator:
         self.cache = VerifiedCache()  # verdicts by token, read by the hot path
 
     async def verify(self, token: str, now: float) -> Verified:
+        """The verdict on one token: from the cache while it holds, else verified once and cached."""
         entry = self.cache.get(token)
         if entry is not None:
             if entry.exp <= now:

@@ -58,6 +58,7 @@ class Endpoints:
         return text_response(200, body, b"text/plain; version=0.0.4; charset=utf-8")
 
     async def start_login(self, req: Request) -> Response:
+        """`<prefix>/oidc/login?rd=...`: a login started on purpose (a link, a script), not by a check."""
         params = _get_params(req)
         return_path = safe_return_path(params.get("rd", "/"), self.settings.public_url) or "/"
         try:
@@ -68,6 +69,7 @@ class Endpoints:
             return self.login.unavailable(return_path)
 
     async def callback(self, req: Request) -> Response:
+        """`<prefix>/oidc/callback`: the provider sends the browser back here (login.py does the work)."""
         params = _get_params(req)
         try:
             return await self.login.callback(params, req.cookie_header())

@@ -60,6 +60,7 @@ class IdentityHeaders:
         self.lookalike_names = None if None in spellings else tuple(s for names in spellings for s in names or ())
 
     def for_user(self, user: str, groups: tuple[str, ...]) -> list[Header]:
+        """The 200's identity headers; a user id that cannot travel in a header is refused, not cleaned."""
         if not user or _unsafe(user) or len(user) > 1024:
             raise errors.UnsafeIdentityError("user id is empty, too long or has control characters")
         value = (self.userid_prefix + user).encode()

@@ -43,6 +43,7 @@ def header_of(token: str) -> dict[str, Any]:
 
 
 def check_length(token: str, max_length: int) -> None:
+    """Refuse what no honest client sends before any key is looked up or signature checked."""
     if not token or len(token) > max_length:
         raise errors.TokenError("malformed", "token is empty or too long")
 

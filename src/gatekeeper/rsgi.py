@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 
 def request_of(scope: Any, router: request.Router) -> request.Request:
+    """The request value of an RSGI scope, its headers object kept as granian gave it."""
     path = scope.path
     route = router.route(path)
     checked = router.checked_path(path) if route == request.CHECK else ""
@@ -37,6 +38,7 @@ def request_of(scope: Any, router: request.Router) -> request.Request:
 
 
 def write(response: Response, proto: Any) -> None:
+    """A Response through RSGI, which takes text headers (identity values are UTF-8)."""
     headers = [(name.decode("latin-1"), value.decode("utf-8")) for name, value in response.headers]
     proto.response_bytes(response.status, headers, response.body)
 
