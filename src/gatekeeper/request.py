@@ -51,6 +51,8 @@ class Credentials:
 
 @dataclass(slots=True)
 class Request:
+    """One request, read once by its adapter; everything after reads only this."""
+
     route: str  # CHECK, an endpoint (HEALTHZ, LOGIN, ...) or NOT_FOUND
     style: str  # for a check, ENVOY or FORWARD_AUTH; else ""
     own_method: str  # the method of the request sent to the gatekeeper
@@ -84,6 +86,7 @@ class Request:
         return "; ".join(value for name, value in self.headers.items() if name == "cookie")
 
     def credentials(self) -> Credentials:
+        """The credentials, read strictly: what the check and the logout verify (`token` is only a cache key)."""
         sessions = [
             value for name, value in cookies.parse_cookies(self.cookie_header()) if name == cookies.SESSION_COOKIE
         ]
