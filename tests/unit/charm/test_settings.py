@@ -1,6 +1,7 @@
 """Config options: defaults match config.yaml; each bad value names its option."""
 
 import pathlib
+import re
 
 import pytest
 import yaml
@@ -96,3 +97,10 @@ def test_lists_and_audiences():
     assert settings.skip_auth_paths == ("/healthz", "/public/")
     assert settings.extra_bearer_audiences == ("dex-auth-cli", "kfp", "ci")
     assert parse_settings({**GOOD, "userid-header": "X-User"}).userid_header == "x-user"
+
+
+def test_the_readme_option_table_names_every_option_once():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Config options", 1)[1].split("\n\n", 2)[1]
+    named = re.findall(r"`([a-z-]+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines()[2:]))
+    assert sorted(named) == sorted(OPTIONS)

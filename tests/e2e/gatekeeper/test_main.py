@@ -7,8 +7,8 @@ import sys
 
 import httpx
 import pytest
-from gatekeeper_fixtures import process_env as _env
-from gatekeeper_fixtures import serving
+from gatekeeper_process import process_env as _env
+from gatekeeper_process import serving
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from gatekeeper_fixtures import PUBLIC_URL, FakeDex, serving
+from gatekeeper_fixtures import PUBLIC_URL, FakeDex
+from gatekeeper_process import serving
 
 
 @pytest.fixture(scope="module")
