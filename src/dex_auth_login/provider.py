@@ -39,7 +39,6 @@ class Discovery:
     issuer: str
     token_endpoint: str
     device_authorization_endpoint: str | None
-    grant_types_supported: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -173,12 +172,10 @@ class Provider:
                 "tokens would not be accepted otherwise"
             )
         device = document.get("device_authorization_endpoint")
-        grants = document.get("grant_types_supported")
         return Discovery(
             issuer=issuer,
             token_endpoint=token_endpoint,
             device_authorization_endpoint=device if isinstance(device, str) and device else None,
-            grant_types_supported=tuple(g for g in grants if isinstance(g, str)) if isinstance(grants, list) else (),
         )
 
     def _client_fields(self) -> dict[str, str]:
