@@ -114,22 +114,24 @@ def format_output(value: str, *, cookie: bool, export: bool, header: bool) -> st
     return f"Authorization: Bearer {value}" if header else value
 
 
-def password_source(args: argparse.Namespace, stdin: TextIO) -> Callable[[], str]:
-    """Where the password comes from, asked only when a new login needs it."""
-
-    def read() -> str:
-        if args.password_stdin:
-            line = stdin.readline()
-            if not line:
-                raise UsageError("--password-stdin given but stdin is empty")
+def password_source(args: argparse.Namespace, stdin: TextIO) -> Secret:
+    """A password given on stdin or in the environment is read now, so that a cached login made
+    with another password is not handed back; a prompt is shown only when a login needs it."""
+    if args.password_stdin:
+        line = stdin.readline()
+        if line:
             return line.rstrip("\r\n")
-        if os.environ.get(ENV_PASSWORD):
-            return os.environ[ENV_PASSWORD]
+    elif os.environ.get(ENV_PASSWORD):
+        return os.environ[ENV_PASSWORD]
+
+    def ask() -> str:
+        if args.password_stdin:
+            raise UsageError("--password-stdin given but stdin is empty")
         if not stdin.isatty():
             raise UsageError(f"no password: use --password-stdin or set {ENV_PASSWORD}")
         return getpass.getpass(f"Password for {args.username}: ")
 
-    return read
+    return ask
 
 
 def username_source(args: argparse.Namespace, stdin: TextIO) -> str | Callable[[], str]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests.cookies
 
+from . import password_check
 from .browser_flow import DEFAULT_PREFIX, SESSION_COOKIE, browser_login
 from .cache import TokenCache, cache_key
 from .device import DevicePrompt, print_prompt, run_device_flow
@@ -78,20 +80,25 @@ def obtain_tokens(
     issuer = _issuer(url, issuer)
     provider = _provider(issuer, client_id, client_secret, scopes, verify, timeout)
     key = cache_key(issuer, client_id)
-    wanted_user = username if isinstance(username, str) and not device else None
+    wanted = Wanted.of(username, password, device)
     if cache is not None and not force:
-        cached = _cached_tokens(cache, key, provider, wanted_user, refresh=refresh, min_validity=min_validity)
+        cached = _cached_tokens(cache, key, provider, wanted, refresh=refresh, min_validity=min_validity)
         if cached is not None:
             return cached
     provider.discovery()  # an unreachable or wrong URL is reported before any prompt
     if device:
         tokens = run_device_flow(provider, on_device_prompt)
     else:
-        tokens = provider.password_grant(*_credentials(wanted_user, username, password, ", or use --device"))
+        tokens = _password_login(provider, wanted, username, password)
     if cache is not None:
         with cache.locked():
             cache.put(key, tokens.to_json())
     return tokens
+
+
+def _password_login(provider: Provider, wanted: Wanted, username: Secret | None, password: Secret | None) -> TokenSet:
+    user, secret = _credentials(wanted.user, username, password, ", or use --device")
+    return replace(provider.password_grant(user, secret), password_verifier=password_check.make_verifier(secret))
 
 
 def _provider(
@@ -111,13 +118,33 @@ def _issuer(url: str | None, issuer: str | None) -> str:
     return issuer_for(url)
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What the caller insisted on: a cached login serves only that user, made with that password."""
+
+    user: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def of(cls, username: Secret | None, password: Secret | None, device: bool = False) -> Wanted:
+        """Only values given outright count; a callable (a prompt) is asked only when a login is needed."""
+        if device:
+            return cls()
+        return cls(username if isinstance(username, str) else None, password if isinstance(password, str) else None)
+
+    def served_by(self, username: str | None, verifier: str | None) -> bool:
+        if self.user not in (None, username):
+            return False
+        return self.password is None or password_check.matches(self.password, verifier)
+
+
 def _cached_tokens(
-    cache: TokenCache, key: str, provider: Provider, wanted_user: str | None, *, refresh: bool, min_validity: float
+    cache: TokenCache, key: str, provider: Provider, wanted: Wanted, *, refresh: bool, min_validity: float
 ) -> TokenSet | None:
     """The cached tokens while fresh, else renewed with their refresh token; None means log in."""
     with cache.locked():
         cached = TokenSet.from_json(cache.get(key))
-        if cached is None or wanted_user not in (None, cached.username):
+        if cached is None or not wanted.served_by(cached.username, cached.password_verifier):
             return None
         if cached.is_fresh(min_validity):
             return cached
@@ -128,6 +155,7 @@ def _cached_tokens(
         except RefreshRejectedError:
             cache.remove(key)
             return None
+        renewed = replace(renewed, password_verifier=cached.password_verifier)
         cache.put(key, renewed.to_json())
         return renewed
 
@@ -171,31 +199,33 @@ def session_cookie(
     Dex's login form, the token modes do not.
     """
     base = check_url(url, "the deployment URL")
-    wanted_user = username if isinstance(username, str) else None
+    wanted = Wanted.of(username, password)
     cache = TokenCache(cache_path) if use_cache else None
     key = f"{base} {SESSION_COOKIE}"
     if cache is not None and not force:
-        cached = _cached_cookie(cache.get(key), wanted_user, min_validity)
+        cached = _cached_cookie(cache.get(key), wanted, min_validity)
         if cached is not None:
             return f"{SESSION_COOKIE}={cached}"
-    user, secret = _credentials(wanted_user, username, password)
+    user, secret = _credentials(wanted.user, username, password)
     jar = browser_login(
         base, user, secret, session=new_session(verify), prefix=prefix, connector_id=connector_id, timeout=timeout
     )
     value = jar[SESSION_COOKIE]  # browser_login returns only once it is set
-    if cache is not None:
-        expires_at = _cookie_expiry(jar, value)
-        if expires_at is not None:
-            with cache.locked():
-                cache.put(key, {"cookie": value, "expires_at": expires_at, "username": user})
+    expires_at = _cookie_expiry(jar, value)
+    if cache is not None and expires_at is not None:
+        entry = {"cookie": value, "expires_at": expires_at, "username": user}
+        with cache.locked():
+            cache.put(key, {**entry, "password_verifier": password_check.make_verifier(secret)})
     return f"{SESSION_COOKIE}={value}"
 
 
-def _cached_cookie(entry: object, wanted_user: str | None, min_validity: float) -> str | None:
+def _cached_cookie(entry: object, wanted: Wanted, min_validity: float) -> str | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("cookie"), str):
         return None
-    expires_at = entry.get("expires_at")
-    if wanted_user not in (None, entry.get("username")) or not isinstance(expires_at, (int, float)):
+    expires_at, verifier = entry.get("expires_at"), entry.get("password_verifier")
+    if not wanted.served_by(entry.get("username"), verifier if isinstance(verifier, str) else None):
+        return None
+    if not isinstance(expires_at, (int, float)):
         return None
     return entry["cookie"] if expires_at - time.time() >= min_validity else None
 

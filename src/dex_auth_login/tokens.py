@@ -44,6 +44,7 @@ class TokenSet:
     expires_at: float
     refresh_token: str | None = None
     username: str | None = None
+    password_verifier: str | None = None  # password_check.py: set when a password made the tokens
 
     def is_fresh(self, min_validity: float = 60.0, now: float | None = None) -> bool:
         """True while the ID token stays valid for at least `min_validity` more seconds."""
@@ -56,6 +57,7 @@ class TokenSet:
             "expires_at": self.expires_at,
             "refresh_token": self.refresh_token,
             "username": self.username,
+            "password_verifier": self.password_verifier,
         }
 
     @classmethod
@@ -65,15 +67,14 @@ class TokenSet:
             return None
         id_token, expires_at = data.get("id_token"), data.get("expires_at")
         refresh_token, username = data.get("refresh_token"), data.get("username")
+        verifier = data.get("password_verifier")
         if not isinstance(id_token, str) or isinstance(expires_at, bool):
             return None
         if not isinstance(expires_at, (int, float)):
             return None
-        if refresh_token is not None and not isinstance(refresh_token, str):
+        if any(value is not None and not isinstance(value, str) for value in (refresh_token, username, verifier)):
             return None
-        if username is not None and not isinstance(username, str):
-            return None
-        return cls(id_token, float(expires_at), refresh_token or None, username)
+        return cls(id_token, float(expires_at), refresh_token or None, username, verifier)
 
 
 def token_set_from_response(

@@ -136,6 +136,17 @@ def test_wrong_password_exit_code_and_message_never_show_the_password(
     assert "Wr0ng-Secret" not in provider.log()
 
 
+def test_a_wrong_password_after_a_cached_login_still_exits_5(provider: RunningProvider, cache_file: Path) -> None:
+    common = (provider.url, "-u", USER, "--password-stdin", "--cache-file", str(cache_file))
+    assert run_cli(*common, stdin=PASSWORD + "\n").returncode == 0
+    wrong = run_cli(*common, stdin="Wr0ng-Secret\n")
+    assert (wrong.returncode, wrong.stdout) == (5, "")
+    again = run_cli(*common, stdin=PASSWORD + "\n")
+    assert again.returncode == 0 and again.stdout.strip()
+    from_env = run_cli(provider.url, "-u", USER, "--cache-file", str(cache_file), env={"DEX_AUTH_PASSWORD": "nope"})
+    assert from_env.returncode == 5
+
+
 @pytest.mark.e2e
 def test_disabled_grant_and_unknown_client_exit_codes(start_provider, cache_file: Path) -> None:
     running = start_provider(oauth2={"skipApprovalScreen": True})

@@ -51,6 +51,26 @@ def test_a_cached_token_is_reused_without_asking_for_the_password(provider: Runn
     assert login(provider.issuer, password=no_prompt, cache_path=cache_file) == first  # issuer URL works too
 
 
+def test_an_explicit_wrong_password_is_refused_even_with_a_cached_token(
+    provider: RunningProvider, cache_file: Path
+) -> None:
+    first = login(provider.url, username=USER, password=PASSWORD, cache_path=cache_file)
+    with pytest.raises(InvalidCredentialsError):
+        login(provider.url, username=USER, password="not the password", cache_path=cache_file)
+    assert login(provider.url, username=USER, password=PASSWORD, cache_path=cache_file) == first  # still cached
+    assert TokenCache(cache_file).get(f"{provider.issuer} dex-auth-cli")["id_token"] == first
+
+
+def test_the_cache_keeps_a_salted_digest_of_the_password_never_the_password(
+    provider: RunningProvider, cache_file: Path
+) -> None:
+    login(provider.url, username=USER, password=PASSWORD, cache_path=cache_file)
+    text = cache_file.read_text()
+    entry = TokenCache(cache_file).get(f"{provider.issuer} dex-auth-cli")
+    assert PASSWORD not in text
+    assert entry["password_verifier"].startswith("scrypt-")
+
+
 def test_a_cached_token_of_another_user_is_not_reused(provider: RunningProvider, cache_file: Path) -> None:
     login(provider.url, username=USER, password=PASSWORD, cache_path=cache_file)
     other = login(provider.url, username=OTHER_USER, password=OTHER_PASSWORD, cache_path=cache_file)
