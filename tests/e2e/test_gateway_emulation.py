@@ -59,6 +59,7 @@ class ScriptedAuth(BaseHTTPRequestHandler):
         ScriptedAuth.seen.append({"method": self.command, "path": self.path, "headers": list(self.headers.items())})
         original = self.path.removeprefix("/authservice/check")
         headers: list[tuple[str, str]] = []
+        body = b""
         if original.startswith("/allow-missing"):
             status, headers = 200, [("kubeflow-userid", "alice")]
         elif original.startswith("/remove-underscore"):
@@ -76,13 +77,20 @@ class ScriptedAuth(BaseHTTPRequestHandler):
             status = 201
         elif original.startswith("/boom"):
             status = 500
+        elif original.startswith("/busy"):
+            status, headers, body = 503, [("Retry-After", "5"), ("Content-Type", "text/html")], b"<p>try again</p>"
+        elif original.startswith("/api"):
+            status = 401
+            headers = [("WWW-Authenticate", "Bearer"), ("Content-Type", "application/json")]
+            body = b'{"error": "unauthenticated"}'
         else:
             status, headers = 302, [("Location", "/login"), ("Set-Cookie", "s=1")]
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     do_GET = do_POST = do_DELETE = do_PUT = _answer
 
@@ -192,6 +200,19 @@ def test_deny_answers_go_back_to_the_client_and_other_2xx_deny(gateway: str) -> 
 
 def test_auth_errors_become_403(gateway: str) -> None:
     assert requests.get(gateway + "/boom", timeout=5).status_code == 403
+
+
+def test_a_5xx_page_of_the_auth_service_never_reaches_the_client(gateway: str) -> None:
+    """Envoy: any 5xx is an error, answered with status_on_error and no body (ext_authz_http_impl.cc)."""
+    answer = requests.get(gateway + "/busy", timeout=5)
+    assert (answer.status_code, answer.content) == (403, b"")
+    assert "Retry-After" not in answer.headers
+
+
+def test_a_4xx_deny_reaches_the_client_with_its_status_body_and_www_authenticate(gateway: str) -> None:
+    answer = requests.get(gateway + "/api/runs", timeout=5)
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer"
+    assert answer.json() == {"error": "unauthenticated"}
 
 
 def test_bypass_mapping_skips_the_check(gateway: str) -> None:

@@ -12,12 +12,27 @@ Two gateway styles, both driven by the same Mappings:
   the headers Envoy lets through. Caddy cannot drop "all headers but these" on a proxied request
   and then add some back (2.6.2 deletes after it sets, and ``*`` alone panics), so the check goes
   through a second, internal Caddy server that filters the headers in place first.
-  A deny goes back to the client with all of its headers (Envoy passes only the allowed ones:
-  Caddy 2.6.2's copy_response always copies every header).
 * ``forward-auth``: a Caddyfile using Caddy's own ``forward_auth`` directive, as a Caddy user
   would write it (GET to ``<prefix>/forward-auth`` with ``X-Forwarded-*``).
 
-Known differences from Envoy, on purpose or by necessity (tests must not rely on them):
+What Envoy does, as read at its source (envoyproxy/envoy, commit 9c276e34,
+``source/extensions/filters/common/ext_authz/ext_authz_http_impl.cc``, ``toResponse``) and how
+Emissary configures it (emissary-ingress/emissary ``python/ambassador/envoy/v3/v3httpfilter.py``,
+``V3HTTPFilter_authv1``), each rule emulated here and tested in ``tests/e2e/test_gateway_emulation.py``:
+
+- only status 200 allows; any 5xx, like a reset or a timeout, is an error: the client gets
+  ``status_on_error`` (403 unless set) with no body and none of the auth service's headers;
+- any other status (another 2xx, a 3xx, a 4xx) is a deny: the client gets that status and the
+  auth service's body, with the headers in ``allowed_client_headers``, which Emissary sets to
+  ``allowed_authorization_headers`` plus location, authorization, proxy-authenticate,
+  set-cookie and www-authenticate (Envoy adds Content-Length, WWW-Authenticate and Location);
+- on a 200, the same list is ``allowed_upstream_headers``: those headers of the answer replace
+  the client's on the upstream request, and ``x-envoy-auth-headers-to-remove`` names headers to
+  drop from it.
+
+Known differences from Envoy, on purpose or by necessity (tests must not rely on them): a deny
+keeps all the auth service's headers (Content-Type too), because Caddy 2.6.2's ``copy_response``
+copies every header;
 an identity header the auth service answers *empty* reaches the upstream absent rather than
 empty, and one it leaves out is dropped instead of letting the client's copy through (a direct
 gatekeeper test checks it always sends every identity header); ``x-envoy-auth-headers-to-remove``
