@@ -75,6 +75,7 @@ class DexSettings:
     password_connector: str | None = "local"  # noqa: S105 - a connector id
     log_level: str = "info"
     id_token_expiry: str = "24h"  # noqa: S105 - a duration
+    auth_request_expiry: str = "24h"  # the gatekeeper's login-timeout: a sign-in form lives as long at both
 
 
 class DexConfigError(errors.DexAuthError):
@@ -137,6 +138,7 @@ def render_dex_config(settings: DexSettings) -> dict[str, Any]:
         "logger": {"level": _DEX_LOG_LEVELS.get(settings.log_level, "info"), "format": "json"},
         "expiry": {
             "idTokens": settings.id_token_expiry,
+            "authRequests": settings.auth_request_expiry,
             "deviceRequests": "5m",
             "refreshTokens": {"reuseInterval": "3s"},
         },

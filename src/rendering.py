@@ -127,6 +127,7 @@ def _dex_config_text(
         password_connector=connectors_module.password_connector(connectors, settings.enable_password_db),
         log_level=settings.log_level,
         id_token_expiry=settings.id_token_expiry,
+        auth_request_expiry=f"{settings.login_timeout}s",
     )
     return dex_config.render_dex_config_yaml(dex_settings)
 

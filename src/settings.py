@@ -104,6 +104,7 @@ class Settings:
     static_password: str = _declare("static-password", "")
     session_lifetime: str = _declare("session-lifetime", "24h", _lifetime_text, "GATEKEEPER_SESSION_LIFETIME")
     id_token_expiry: str = _declare("id-token-expiry", "24h", _go_duration)
+    login_timeout: int = _declare("login-timeout", "24h", rules.login_timeout, "GATEKEEPER_LOGIN_TIMEOUT")
     userid_header: str = _declare("userid-header", "kubeflow-userid", rules.header_name, "GATEKEEPER_USERID_HEADER")
     userid_prefix: str = _declare("userid-prefix", "", rules.control_free, "GATEKEEPER_USERID_PREFIX")
     userid_claim: str = _declare("userid-claim", "email", rules.claim_name, "GATEKEEPER_USERID_CLAIM")

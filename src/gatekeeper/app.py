@@ -6,7 +6,8 @@ the gatekeeper's own endpoints (endpoints.py). Any `errors.GatekeeperError` beco
 here, and a bug becomes a 503 with a reason, never a traceback. The adapter writes the answer.
 
 Logouts hold in every worker: they go to the revocations file every worker re-reads within
-MAINTENANCE_INTERVAL (revocations.py). Sessions verify in any worker, with no network.
+MAINTENANCE_INTERVAL (revocations.py); so do used login states, in a file beside it.
+Sessions verify in any worker, with no network.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class Gatekeeper:
     async def startup(self) -> None:
         """Take in the logouts other workers recorded, then discover the provider in the background."""
         self.revoked.sync()
+        self.login.used.sync()
         self._tasks = [asyncio.create_task(self.provider.run()), asyncio.create_task(self._maintain())]
 
     async def shutdown(self) -> None:
@@ -103,11 +105,13 @@ class Gatekeeper:
             await asyncio.sleep(MAINTENANCE_INTERVAL)
             now = time()
             self.revoked.sync(now)
+            self.login.used.sync(now)
             self.cache.purge(now)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         """granian's startup hook (RSGI has no lifespan messages): what `startup` does, on its loop."""
         self.revoked.sync()
+        self.login.used.sync()
         self._tasks = [loop.create_task(self.provider.run()), loop.create_task(self._maintain())]
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:

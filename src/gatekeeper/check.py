@@ -2,7 +2,10 @@
 
 `Check.decide` is the one decision, for either check style and either server adapter: a 200 with
 the identity headers, a 200 without them (skip-auth), a 401 for API callers, a 302 to the login
-for browsers, a 400 for a look-alike identity header, or a 503 while the provider is away.
+for browsers, a 400 for a look-alike identity header. Never a 5xx: Envoy turns any 5xx from an
+auth service into its own empty 403. While no sign-in can start (provider away), a browser is
+sent to the gatekeeper's "not available yet" page on the bypassed prefix, which may answer 503
+itself, and an API caller gets its usual 401, whose reason says so.
 `Check.cached` is its synchronous front: a token verified before, still valid and not logged
 out, answered from the verdict cache with no await, which is what keeps the hot path cheap.
 """
@@ -172,6 +175,8 @@ class Check:
             challenge += ', error="invalid_token"'
         if error.reason == "no_credentials":
             payload = {"error": "unauthenticated", "reason": "log in first, or send Authorization: Bearer <ID token>"}
+            if not self.login.provider.ready:
+                payload["login"] = "unavailable: the identity provider is not reachable yet; retry shortly"
         else:
             payload = {"error": error.reason, "reason": error.detail}
         return responses.json_response(401, payload, [(b"www-authenticate", challenge.encode())])

@@ -64,6 +64,8 @@ class Settings:
     workers: int
     log_level: str
     revocations_file: str = ""
+    login_timeout: int = 86400
+    test_clock_offset: int = 0
 
     @property
     def callback_url(self) -> str:
@@ -135,6 +137,9 @@ VARIABLES = (
     Variable("GATEKEEPER_WORKERS", "workers", rules.whole_number(1, 64), default="1"),
     Variable("GATEKEEPER_LOG_LEVEL", "log_level", rules.log_level, default="info"),
     Variable("GATEKEEPER_REVOCATIONS_FILE", "revocations_file", rules.absolute_file, verbatim=True),
+    Variable("GATEKEEPER_LOGIN_TIMEOUT", "login_timeout", rules.login_timeout, default="86400"),
+    # Seconds added to the clock login states are judged by: for tests only, the charm never sets it.
+    Variable("GATEKEEPER_TEST_CLOCK_OFFSET", "test_clock_offset", rules.whole_number(0, 366 * 86400), default="0"),
 )
 
 

@@ -7,7 +7,6 @@ bound; a crafted header must neither hide the session cookie nor cost more than 
 from __future__ import annotations
 
 SESSION_COOKIE = "authservice_session"
-STATE_COOKIE_PREFIX = "authservice_state_"
 MAX_COOKIE_HEADER = 16 * 1024
 MAX_COOKIE_PAIRS = 100
 MAX_SET_COOKIE_BYTES = 3800

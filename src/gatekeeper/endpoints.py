@@ -1,4 +1,5 @@
-"""The gatekeeper's own endpoints: operations (health, readiness, metrics), login, callback, logout.
+"""The gatekeeper's own endpoints: operations (health, readiness, metrics), login, callback, logout,
+and the two pages a browser is sent to: "sign-in not available yet" and "signed out".
 
 Each handler takes the request value and returns a Response; a refusal is raised as an
 `errors.GatekeeperError` and answered by the spine (app.py), so none builds its own error JSON.
@@ -10,12 +11,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from time import time
 
-from gatekeeper import cookies, errors, request
+from gatekeeper import cookies, errors, pages, request
 from gatekeeper.check import Authenticator
 from gatekeeper.login import LoginFlow
 from gatekeeper.paths import safe_return_path
 from gatekeeper.request import Request
-from gatekeeper.responses import Response, json_response, redirect, text_response
+from gatekeeper.responses import Response, html_response, json_response, redirect, text_response
 
 log = logging.getLogger("gatekeeper.app")
 
@@ -39,6 +40,8 @@ class Endpoints:
             request.LOGIN: self.start_login,
             request.CALLBACK: self.callback,
             request.LOGOUT: self.logout,
+            request.UNAVAILABLE: self.unavailable,
+            request.SIGNED_OUT: self.signed_out,
         }
 
     async def healthz(self, _: Request) -> Response:
@@ -76,6 +79,24 @@ class Endpoints:
         except errors.ProviderUnavailableError:
             return self.login.unavailable("/")
 
+    async def unavailable(self, req: Request) -> Response:
+        """`<prefix>/unavailable?rd=...`: 503 and a page that reloads itself until a sign-in can start,
+        then the way back to the page first asked for (whose check then starts the sign-in).
+
+        On the bypassed prefix, so the gateway shows this 503 as it is: a check answering 5xx
+        would become Envoy's empty 403.
+        """
+        return_path = safe_return_path(_get_params(req).get("rd", "/"), self.settings.public_url) or "/"
+        if self.provider.ready:
+            return redirect(self.settings.public_url + return_path)
+        retry = str(pages.RETRY_SECONDS).encode()
+        return html_response(503, pages.provider_unavailable(return_path), [(b"retry-after", retry)])
+
+    async def signed_out(self, req: Request) -> Response:
+        """`<prefix>/signed-out`: where logout sends a browser unless after-logout-url says otherwise."""
+        _get_params(req)
+        return html_response(200, pages.signed_out(self.login.login_url("/")))
+
     async def logout(self, req: Request) -> Response:
         """Revoke every credential the request carries, expire the cookie, send the browser on."""
         if req.method not in ("GET", "POST", "HEAD"):
@@ -85,13 +106,19 @@ class Endpoints:
         except errors.BadQueryError:
             params = {}
         users = await self._revoke(req)
-        target = safe_return_path(params.get("rd", ""), self.settings.public_url) or self.settings.after_logout_url
-        location = self.settings.public_url + target
+        location = self.settings.public_url + self._after_logout(params.get("rd", ""))
         response = json_response(200, {"afterLogoutURL": location}) if req.wants_json() else redirect(location)
         response.add_cookie(cookies.expire_cookie(cookies.SESSION_COOKIE, secure=self.settings.secure_cookies))
         self.metrics.logouts += 1
         log.info("logout", extra={"event": "logout", "user": users[0] if users else None, "revoked": len(users)})
         return response
+
+    def _after_logout(self, rd: str) -> str:
+        """A safe `rd` first, then after-logout-url; left at `/`, the signed-out page, not a bare login form."""
+        target = safe_return_path(rd, self.settings.public_url) if rd else None
+        if target is None and self.settings.after_logout_url == "/":
+            return f"{self.settings.prefix}/signed-out"
+        return target or self.settings.after_logout_url
 
     async def _revoke(self, req: Request) -> list[str]:
         """The users whose tokens were revoked (a token that does not verify is passed over)."""

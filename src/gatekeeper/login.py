@@ -1,9 +1,11 @@
-"""The browser login: per-attempt state cookies, PKCE, the redirect to Dex, and the callback.
+"""The browser login: the redirect to Dex with state, nonce and PKCE, and the callback.
 
-Each attempt has its own signed cookie `authservice_state_<state>` (nonce, PKCE verifier, return
-path), so several tabs can log in at once; at most MAX_STATE_COOKIES are kept. A callback whose
-cookie is gone restarts the login once, marked as a retry, instead of failing with "CSRF check
-failed"; if the retry's cookie is gone too, the browser is not keeping cookies and a page says so.
+One login cookie per browser and a signed state per attempt (login_state.py), so any number of
+tabs can sign in at once and a form may stay open as long as Dex keeps its auth request
+(`login-timeout`). Every callback that cannot give a session leads somewhere: a state from
+another browser, an expired one or a garbled one starts a fresh sign-in; a state used already
+sends the browser to its page (a session there lets it in, none starts a sign-in); a browser that
+came back without the login cookie gets the page that says cookies are blocked.
 """
 
 from __future__ import annotations
@@ -11,73 +13,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import re
-import secrets
-import time
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
-import jwt
-
-from gatekeeper import errors, jwts, pages
+from gatekeeper import errors, login_state, pages
 from gatekeeper.config import Settings
-from gatekeeper.cookies import (
-    MAX_SET_COOKIE_BYTES,
-    SESSION_COOKIE,
-    STATE_COOKIE_PREFIX,
-    expire_cookie,
-    parse_cookies,
-    set_cookie,
-)
+from gatekeeper.cookies import MAX_SET_COOKIE_BYTES, SESSION_COOKIE, set_cookie
 from gatekeeper.headers import IdentityHeaders
 from gatekeeper.metrics import Metrics
 from gatekeeper.provider import Provider
 from gatekeeper.responses import Response, html_response, redirect
-from gatekeeper.sessions import STATE_AUDIENCE, SessionCodec
+from gatekeeper.revocations import Revocations
+from gatekeeper.sessions import SessionCodec
 from gatekeeper.tokens import IdTokenVerifier, identity_from_claims
 
 log = logging.getLogger("gatekeeper.login")
 
-STATE_LIFETIME = 600
-MAX_STATE_COOKIES = 5
-# Crafted requests can carry hundreds of state cookies; expiring them all in one answer would
-# exceed Envoy's 100-header limit and turn the redirect into an error.
-MAX_EXPIRED_PER_ANSWER = 10
-RETRY_MARK = "retry-"
 MAX_CODE_LENGTH = 2048
-_STATE_RE = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
-
-
-@dataclass(frozen=True)
-class LoginAttempt:
-    state: str
-    nonce: str
-    verifier: str
-    return_path: str
+USED_PREFIX = "login:"  # the key of a used attempt in `LoginFlow.used`
 
 
 def pkce_challenge(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def _attempt(state: str, claims: dict[str, Any]) -> LoginAttempt | None:
-    """The attempt a verified state cookie describes, when it is for `state` and complete."""
-    nonce, verifier, return_path = claims.get("nonce"), claims.get("pkce"), claims.get("rd")
-    if claims.get("st") != state or not (isinstance(nonce, str) and isinstance(verifier, str)):
-        return None
-    if not isinstance(return_path, str) or not (nonce and verifier and return_path):
-        return None
-    return LoginAttempt(state=state, nonce=nonce, verifier=verifier, return_path=return_path)
-
-
-def _issued_at(value: str) -> int:
-    try:
-        iat = jwt.decode(value, options={"verify_signature": False}).get("iat", 0)
-    except jwt.PyJWTError:
-        return 0
-    return iat if isinstance(iat, int) else 0
 
 
 class LoginFlow:
@@ -96,7 +53,12 @@ class LoginFlow:
         self.id_tokens = id_tokens
         self.identity = identity
         self.metrics = metrics
-        self.signer = jwts.Signer(settings.session_keys, STATE_AUDIENCE)
+        self.states = login_state.LoginState(settings.session_keys, settings.login_timeout, settings.test_clock_offset)
+        self.cookie_name = login_state.login_cookie_name(settings.secure_cookies)
+        # Attempts that gave a session, refused when replayed until their state expires; shared by
+        # the workers through a file next to the revocations file when there is one.
+        used_file = settings.revocations_file + ".logins" if settings.revocations_file else ""
+        self.used = Revocations(path=used_file)
         self._url_prefix: tuple[str, str] | None = None
 
     def _authorization_url_prefix(self, endpoint: str) -> str:
@@ -118,136 +80,120 @@ class LoginFlow:
     def login_url(self, return_path: str) -> str:
         return f"{self.settings.prefix}/oidc/login?rd={quote(return_path, safe='/')}"
 
-    def surplus_state_cookies(self, cookie_header: str) -> list[str]:
-        """Names of the oldest state cookies to expire so that a new one keeps the count capped."""
-        seen: dict[str, str] = {}
-        for name, value in parse_cookies(cookie_header):
-            if name.startswith(STATE_COOKIE_PREFIX) and name not in seen:
-                seen[name] = value
-        if len(seen) < MAX_STATE_COOKIES:
-            return []
-        oldest_first = sorted(seen, key=lambda name: _issued_at(seen[name]))
-        surplus = len(seen) - MAX_STATE_COOKIES + 1
-        return oldest_first[: min(surplus, MAX_EXPIRED_PER_ANSWER)]
-
-    def start(self, return_path: str, cookie_header: str, *, retry: bool = False) -> Response:
-        """302 to the provider's authorization endpoint, with a fresh state cookie."""
+    def start(self, return_path: str, cookie_header: str) -> Response:
+        """302 to the provider's authorization endpoint; the browser's login cookie set (or kept)."""
         metadata = self.provider.metadata
         if metadata is None or not self.provider.ready:
             raise errors.ProviderUnavailableError(self.provider.last_error or "identity provider not ready")
-        state = (RETRY_MARK if retry else "") + secrets.token_urlsafe(24)
-        nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
-        now = int(time.time())
-        cookie_value = self.signer.sign(
-            {"st": state, "nonce": nonce, "pkce": verifier, "rd": return_path, "iat": now, "exp": now + STATE_LIFETIME}
-        )
-        # state, nonce and the challenge are URL-safe base64 already: no quoting needed.
+        browser = login_state.browser_id(cookie_header, self.cookie_name) or login_state.new_browser_id()
+        state, attempt = self.states.issue(return_path, browser)
+        challenge = pkce_challenge(self.states.verifier(attempt, browser))
+        # state (a JWT), nonce and the challenge are URL-safe already: no quoting needed.
         url = (
             f"{self._authorization_url_prefix(metadata.authorization_endpoint)}"
-            f"&state={state}&nonce={nonce}&code_challenge={pkce_challenge(verifier)}"
+            f"&state={state}&nonce={self.states.nonce(attempt, browser)}&code_challenge={challenge}"
         )
         response = redirect(url)
-        secure = self.settings.secure_cookies
-        for name in self.surplus_state_cookies(cookie_header):
-            response.add_cookie(expire_cookie(name, secure=secure))
-        response.add_cookie(
-            set_cookie(STATE_COOKIE_PREFIX + state, cookie_value, max_age=STATE_LIFETIME, secure=secure)
-        )
+        # Set again with the same value: it then outlives every state this browser holds.
+        max_age = self.settings.login_timeout
+        response.add_cookie(set_cookie(self.cookie_name, browser, max_age=max_age, secure=self.settings.secure_cookies))
         return response
-
-    def read_attempt(self, state: str, cookie_header: str) -> LoginAttempt | None:
-        """The verified login attempt for `state`, or None when its cookie is missing or bad."""
-        if not _STATE_RE.match(state):
-            return None
-        name = STATE_COOKIE_PREFIX + state
-        for cookie_name, value in parse_cookies(cookie_header):
-            if cookie_name != name:
-                continue
-            try:
-                claims = self.signer.verify(value)
-            except errors.TokenError:
-                continue
-            attempt = _attempt(state, claims)
-            if attempt is not None:
-                return attempt
-        return None
 
     def unavailable(self, return_path: str) -> Response:
-        """The page a browser gets while the provider is away, with a link that retries the login."""
-        return html_response(503, pages.provider_unavailable(self.login_url(return_path)), [(b"retry-after", b"5")])
+        """Where a browser goes while no sign-in can start: the page that retries by itself."""
+        location = f"{self.settings.public_url}{self.settings.prefix}/unavailable?rd={quote(return_path, safe='/')}"
+        return redirect(location)
 
-    def _failed(self, status: int, reason: str, log_reason: str, return_path: str, clear: list[str]) -> Response:
+    def _failed(self, status: int, reason: str, log_reason: str, return_path: str) -> Response:
         self.metrics.logins["failure"] += 1
         log.info("login failed", extra={"event": "login_failed", "reason": log_reason})
-        return self._clear(html_response(status, pages.callback_failed(reason, self.login_url(return_path))), clear)
+        return html_response(status, pages.callback_failed(reason, self.login_url(return_path)))
 
-    def _clear(self, response: Response, names: list[str]) -> Response:
-        for name in names:
-            response.add_cookie(expire_cookie(name, secure=self.settings.secure_cookies))
-        return response
+    def _restart(self, return_path: str, cookie_header: str, reason: str) -> Response:
+        """A fresh sign-in for the same page, instead of an error the person cannot act on."""
+        log.info("login restarted", extra={"event": "login_restart", "reason": reason})
+        try:
+            return self.start(return_path, cookie_header)
+        except errors.ProviderUnavailableError:
+            return self.unavailable(return_path)
 
     async def callback(self, params: dict[str, str], cookie_header: str) -> Response:
-        """Where the provider sends the browser back: a session and a redirect, or a page saying why not."""
-        state = params.get("state", "")
-        attempt = self.read_attempt(state, cookie_header)
-        used_cookie = [STATE_COOKIE_PREFIX + state] if attempt else []
+        """Where the provider sends the browser back: a session and a redirect, or where to go instead."""
+        attempt = self.states.read(params.get("state", ""))
         error = params.get("error")
         if error is not None:
-            return self._clear(self._refused_by_provider(error, params, attempt), used_cookie)
+            return self._refused_by_provider(error, params, attempt)
         if attempt is None:
-            return self._no_attempt(state, cookie_header)
+            return self._restart("/", cookie_header, "bad_state")
+        browser = login_state.browser_id(cookie_header, self.cookie_name)
+        if browser is None:
+            return self._cookies_blocked(attempt)
+        detour = self._detour(attempt, browser, cookie_header)
+        if detour is not None:
+            return detour
         code = params.get("code", "")
         if not code or len(code) > MAX_CODE_LENGTH:
-            return self._failed(
-                400, "The sign-in answer carried no usable code.", "missing_code", attempt.return_path, used_cookie
-            )
+            return self._failed(400, "The sign-in answer carried no usable code.", "missing_code", attempt.return_path)
+        return await self._finish(code, attempt, browser)
+
+    def _detour(self, attempt: login_state.Attempt, browser: str, cookie_header: str) -> Response | None:
+        """Where a callback goes when its state cannot give a session; None when it may."""
+        if not self.states.bound_to(attempt, browser):
+            return self._restart(attempt.return_path, cookie_header, "state_of_another_browser")
+        if self.states.expired(attempt):
+            return self._restart(attempt.return_path, cookie_header, "state_expired")
+        if USED_PREFIX + attempt.attempt_id in self.used:
+            log.info("login state used already", extra={"event": "login_replayed", "reason": "state_used"})
+            return redirect(self.settings.public_url + attempt.return_path)
+        return None
+
+    def _cookies_blocked(self, attempt: login_state.Attempt) -> Response:
+        self.metrics.logins["failure"] += 1
+        log.info(
+            "login impossible: browser keeps no cookies", extra={"event": "login_failed", "reason": "no_login_cookie"}
+        )
+        html = pages.cookies_blocked(self.settings.secure_cookies, self.login_url(attempt.return_path))
+        return html_response(400, html)
+
+    async def _finish(self, code: str, attempt: login_state.Attempt, browser: str) -> Response:
+        """The code exchanged, the ID token checked against this attempt, then the session."""
         try:
-            user, groups, sub = await self._identity(code, attempt)
+            user, groups, sub = await self._identity(code, attempt, browser)
+        except errors.ProviderUnavailableError:
+            return self.unavailable(attempt.return_path)
         except errors.CodeExchangeError as exc:
             message = (
                 f"The identity provider refused the sign-in code ({exc.reason}); "
                 "it may have expired or been used already."
             )
-            return self._failed(400, message, f"code_exchange:{exc.reason}", attempt.return_path, used_cookie)
+            return self._failed(400, message, f"code_exchange:{exc.reason}", attempt.return_path)
         except errors.TokenError as exc:
             self.metrics.token_error(exc.reason)
             message = f"The identity provider's answer was refused ({exc.reason})."
-            return self._failed(400, message, exc.reason, attempt.return_path, used_cookie)
-        return self._logged_in(user, groups, sub, attempt.return_path, used_cookie)
+            return self._failed(400, message, exc.reason, attempt.return_path)
+        expires = attempt.expires - self.states.clock_offset
+        self.used.revoke(USED_PREFIX + attempt.attempt_id, expires)
+        return self._logged_in(user, groups, sub, attempt.return_path)
 
-    def _refused_by_provider(self, error: str, params: dict[str, str], attempt: LoginAttempt | None) -> Response:
+    def _refused_by_provider(self, error: str, params: dict[str, str], attempt: login_state.Attempt | None) -> Response:
         self.metrics.logins["failure"] += 1
         log.info("login refused by the identity provider", extra={"event": "login_failed", "reason": error[:100]})
         retry_url = self.login_url(attempt.return_path if attempt else "/")
         html = pages.login_error(error, params.get("error_description", ""), retry_url)
         return html_response(403 if error == "access_denied" else 400, html)
 
-    def _no_attempt(self, state: str, cookie_header: str) -> Response:
-        """No usable state cookie: start over once, marked as a retry; a second time, say why."""
-        if state.startswith(RETRY_MARK):
-            self.metrics.logins["failure"] += 1
-            log.info(
-                "login impossible: browser keeps no cookies",
-                extra={"event": "login_failed", "reason": "no_state_cookie_twice"},
-            )
-            return html_response(400, pages.cookies_blocked(self.settings.secure_cookies))
-        log.info(
-            "login state cookie missing or expired; starting over",
-            extra={"event": "login_restart", "reason": "no_state_cookie"},
-        )
-        return self.start("/", cookie_header, retry=True)
-
-    async def _identity(self, code: str, attempt: LoginAttempt) -> tuple[str, tuple[str, ...], str]:
+    async def _identity(
+        self, code: str, attempt: login_state.Attempt, browser: str
+    ) -> tuple[str, tuple[str, ...], str]:
         """(user, groups, sub) from the ID token the code is exchanged for, checked as headers will carry it."""
-        id_token = await self.provider.exchange_code(code, attempt.verifier)
-        claims = await self.id_tokens.verify(id_token, audiences=(self.settings.client_id,), nonce=attempt.nonce)
+        id_token = await self.provider.exchange_code(code, self.states.verifier(attempt, browser))
+        nonce = self.states.nonce(attempt, browser)
+        claims = await self.id_tokens.verify(id_token, audiences=(self.settings.client_id,), nonce=nonce)
         user, groups = identity_from_claims(claims, self.settings)
         self.identity.for_user(user, groups)
         return user, groups, str(claims.get("sub", ""))
 
-    def _logged_in(
-        self, user: str, groups: tuple[str, ...], sub: str, return_path: str, used_cookie: list[str]
-    ) -> Response:
+    def _logged_in(self, user: str, groups: tuple[str, ...], sub: str, return_path: str) -> Response:
         """The session cookie and the way back, unless the groups make the cookie too large for browsers."""
         token, _ = self.codec.issue(user=user, groups=groups, sub=sub)
         session_cookie = set_cookie(
@@ -262,7 +208,6 @@ class LoginFlow:
             return html_response(400, pages.session_too_large(len(groups)))
         response = redirect(self.settings.public_url + return_path)
         response.add_cookie(session_cookie)
-        self._clear(response, used_cookie)
         self.metrics.logins["success"] += 1
         log.info("login", extra={"event": "login", "user": user, "groups": len(groups)})
         return response

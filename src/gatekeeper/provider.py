@@ -24,6 +24,10 @@ from gatekeeper.config import Settings
 log = logging.getLogger("gatekeeper.provider")
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+# How often discovery is tried while the provider is away. Short, so that a sign-in works within
+# seconds of Dex answering again (pages.provider_unavailable promises 5 s); one GET a second
+# against a Dex that is down costs nothing.
+DISCOVERY_RETRY = 1.0
 EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 
 
@@ -76,7 +80,7 @@ class Provider:
         settings: Settings,
         client: httpx.AsyncClient | None = None,
         *,
-        max_backoff: float = 30.0,
+        max_backoff: float = DISCOVERY_RETRY,
         keys_interval: float = 600.0,
         unknown_kid_interval: float = 10.0,
     ) -> None:
@@ -165,7 +169,7 @@ class Provider:
 
     async def run(self) -> None:
         """Background task: discover with backoff, then refresh the keys periodically."""
-        delay = 1.0
+        delay = min(1.0, self.max_backoff)
         while True:
             try:
                 if self.metadata is None:
@@ -183,7 +187,7 @@ class Provider:
             if self.last_error:
                 log.info("identity provider ready", extra={"event": "provider_ready", "keys": len(self.keys)})
             self.last_error = ""
-            delay = 1.0
+            delay = min(1.0, self.max_backoff)
             await asyncio.sleep(self.keys_interval)
 
     async def exchange_code(self, code: str, verifier: str) -> str:

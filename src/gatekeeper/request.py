@@ -22,6 +22,7 @@ FORWARD_AUTH = "forward-auth"  # a route only from Router.route; then a check's 
 ENVOY = "envoy"  # the other style: `<prefix>/check` + the original path and query
 HEALTHZ, READYZ, METRICS = "healthz", "readyz", "metrics"
 LOGIN, CALLBACK, LOGOUT = "login", "callback", "logout"
+UNAVAILABLE, SIGNED_OUT = "unavailable", "signed-out"
 NOT_FOUND = ""
 
 MAX_QUERY_LENGTH = 8192
@@ -127,6 +128,8 @@ class Router:
             prefix + "/oidc/login": LOGIN,
             prefix + "/oidc/callback": CALLBACK,
             prefix + "/logout": LOGOUT,
+            prefix + "/unavailable": UNAVAILABLE,
+            prefix + "/signed-out": SIGNED_OUT,
             self.check_path: CHECK,
             prefix + "/forward-auth": FORWARD_AUTH,
         }

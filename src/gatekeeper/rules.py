@@ -19,6 +19,7 @@ from gatekeeper import paths
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_LIFETIME = 60
 MAX_LIFETIME = 366 * 86400
+MAX_LOGIN_TIMEOUT = 7 * 86400
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_.:/-]+$")
@@ -83,6 +84,18 @@ def session_lifetime(value: str) -> int:
     seconds = duration_seconds(value)
     if not MIN_LIFETIME <= seconds <= MAX_LIFETIME:
         raise InvalidValue(f"must be between 1 minute and 366 days, got {value!r}")
+    return seconds
+
+
+def login_timeout(value: str) -> int:
+    """How long a started sign-in may take, in seconds; Dex's `expiry.authRequests` gets the same.
+
+    A minute at least (a person must be able to type a password), a week at most: a login state
+    older than that is a link someone kept, not a sign-in in progress.
+    """
+    seconds = duration_seconds(value)
+    if not MIN_LIFETIME <= seconds <= MAX_LOGIN_TIMEOUT:
+        raise InvalidValue(f"must be between 1 minute and 7 days, got {value!r}")
     return seconds
 
 

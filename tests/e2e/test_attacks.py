@@ -239,6 +239,55 @@ def test_login_issues_a_fresh_session_regardless_of_a_planted_cookie(gw: Stack) 
     assert jti(values[0]) != jti(second)
 
 
+# --- login CSRF and replayed callbacks ------------------------------------------------------------
+
+
+def callback_url(stack: Stack, browser: requests.Session, path: str) -> str:
+    """Log in on Dex's form and stop before the callback: the URL with a code and a state."""
+    page, form = form_login.open_login_page(browser, stack.url(path))
+    data = {**form.fields, "login": stack.username, "password": stack.password}
+    answer = browser.post(requests.compat.urljoin(page.url, form.action), data=data, allow_redirects=False, timeout=10)
+    for _ in range(10):
+        location = requests.compat.urljoin(answer.url, answer.headers["Location"])
+        if location.startswith(stack.url(f"{stack.prefix}/oidc/callback")):
+            return location
+        answer = browser.get(location, headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    raise AssertionError("never reached the callback")
+
+
+def test_an_attackers_callback_gives_a_victim_no_session(gw: Stack) -> None:
+    attacker = requests.Session()
+    stolen = callback_url(gw, attacker, "/attacker/page")
+    victim = requests.Session()  # has started a sign-in of its own: it holds its own login cookie
+    form_login.open_login_page(victim, gw.url("/victim/page"))
+    answer = victim.get(stolen, headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith(gw.issuer + "/auth"), answer.text
+    assert not [c for c in victim.cookies if c.name == "authservice_session"]
+    fresh = requests.Session()  # no login cookie at all
+    page = fresh.get(stolen, headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    assert page.status_code == 400 and "cookies" in page.text
+    assert not [c for c in fresh.cookies if c.name == "authservice_session"]
+    # The state was refused for those browsers, not burnt: the attacker's own browser still signs in.
+    own = attacker.get(stolen, headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    assert own.status_code == 302 and own.headers["Location"] == gw.url("/attacker/page")
+    assert [c for c in attacker.cookies if c.name == "authservice_session"]
+
+
+def test_a_used_callback_replayed_gives_no_new_session(gw: Stack) -> None:
+    browser = requests.Session()
+    used = callback_url(gw, browser, "/replayed")
+    first = browser.get(used, headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    assert first.status_code == 302 and "authservice_session=" in first.headers.get("Set-Cookie", "")
+    browser.cookies.clear(domain=urlsplit(gw.public_url).hostname, path="/", name="authservice_session")
+    replay = browser.get(used, headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
+    assert replay.status_code == 302 and replay.headers["Location"] == gw.url("/replayed")
+    assert "authservice_session=" not in replay.headers.get("Set-Cookie", "")
+    then = browser.get(
+        replay.headers["Location"], headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10
+    )
+    assert then.status_code == 302 and then.headers["Location"].startswith(gw.issuer + "/auth")  # a fresh login
+
+
 # --- forged tokens --------------------------------------------------------------------------------
 
 
@@ -426,12 +475,11 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def test_state_cookies_are_capped_for_a_browser_that_keeps_them(gw: Stack) -> None:
+def test_one_login_cookie_for_a_browser_however_many_logins_it_starts(gw: Stack) -> None:
     browser = requests.Session()
     for i in range(25):
         browser.get(gw.url(f"/tab/{i}"), headers=form_login.BROWSER_HEADERS, allow_redirects=False, timeout=10)
-    states = [c for c in browser.cookies if c.name.startswith("authservice_state_")]
-    assert 1 <= len(states) <= 5, len(states)
+    assert [c.name for c in browser.cookies] == ["authservice_login"]
 
 
 def test_unauthenticated_floods_do_not_grow_gatekeeper_memory(gw: Stack) -> None:

@@ -56,8 +56,9 @@ def test_browser_without_session_is_sent_to_dex_with_state_nonce_and_pkce(stack:
     assert query["code_challenge_method"] == ["S256"]
     for name in ("state", "nonce", "code_challenge"):
         assert len(query[name][0]) >= 22, name
-    state_cookies = [c for c in answer.cookies if c.name.startswith("authservice_state_")]
-    assert [c.name for c in state_cookies] == [f"authservice_state_{query['state'][0]}"]
+    # One browser-bound login cookie; the attempt itself travels in the signed state.
+    assert [c.name for c in answer.cookies] == ["authservice_login"]
+    assert answer.cookies["authservice_login"] not in answer.headers["Location"]
 
 
 @pytest.mark.parametrize(
@@ -70,11 +71,11 @@ def test_browser_without_session_is_sent_to_dex_with_state_nonce_and_pkce(stack:
     ],
     ids=["json", "xhr", "fetch", "bad-bearer"],
 )
-def test_api_call_without_session_gets_401_and_no_state_cookie(stack: Stack, headers: dict) -> None:
+def test_api_call_without_session_gets_401_and_no_cookie(stack: Stack, headers: dict) -> None:
     answer = requests.get(stack.url("/api/v1/things"), headers=headers, allow_redirects=False, timeout=10)
     assert answer.status_code == 401, answer.text
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-    assert "authservice_state_" not in answer.headers.get("Set-Cookie", "")
+    assert "Set-Cookie" not in answer.headers
     assert answer.json()["error"]
 
 
@@ -89,8 +90,9 @@ def test_login_lands_on_the_page_first_asked_for_and_upstream_sees_the_user(stac
     echo = Echo.parse(result.response.text)
     assert echo.path == "/notebooks/lab?tab=2"
     assert echo.values(stack.userid_header) == [stack.username]
-    # The state cookie of the finished attempt is gone; the session cookie is a JWT.
-    assert not [c for c in session.cookies if c.name.startswith("authservice_state_")]
+    # The browser holds its login cookie (for other tabs) and the session cookie, a JWT.
+    ours = sorted(c.name for c in session.cookies if c.name.startswith("authservice"))
+    assert ours == ["authservice_login", "authservice_session"]
     assert session_cookie(session).count(".") == 2
 
 
@@ -253,21 +255,22 @@ def test_two_tabs_logging_in_at_once_both_succeed(stack: Stack) -> None:
     assert Echo.parse(second.response.text).path == "/tab/one", second.describe()
 
 
-def test_callback_without_state_cookie_starts_a_fresh_login_not_a_csrf_error(stack: Stack) -> None:
+def test_callback_with_another_browsers_login_cookie_starts_a_fresh_login_for_the_same_page(stack: Stack) -> None:
     browser = requests.Session()
     page, form = form_login.open_login_page(browser, stack.url("/lost/state"))
-    for cookie in [c for c in browser.cookies if c.name.startswith("authservice_state_")]:
-        browser.cookies.clear(cookie.domain, cookie.path, cookie.name)
+    [cookie] = [c for c in browser.cookies if c.name == "authservice_login"]
+    browser.cookies.set(cookie.name, "x" * 43, domain=cookie.domain, path=cookie.path)  # not this state's browser
     result = form_login.submit_login(browser, page, form, stack.username, stack.password)
     # The callback restarted the login: the browser is back on Dex's form, not on an error page.
     assert "csrf" not in result.response.text.lower()
+    assert not [c for c in browser.cookies if c.name == "authservice_session"], result.describe()
     assert any(h.url.startswith(stack.issuer + "/auth") for h in result.hops[2:]), result.describe()
     fresh = [f for f in form_login.forms(result.response.text) if "password" in f.fields]
     assert result.response.status_code == 200 and fresh, result.describe()
     again = form_login.submit_login(browser, result.response, fresh[0], stack.username, stack.password)
-    # The page asked for was only in the lost cookie, so the fresh login lands on a page of this
-    # site (the gatekeeper's choice), logged in.
+    # The page asked for travelled in the signed state: the fresh login lands on it.
     assert again.response.status_code == 200, again.describe()
+    assert Echo.parse(again.response.text).path == "/lost/state", again.describe()
     assert Echo.parse(again.response.text).values(stack.userid_header) == [stack.username]
 
 
@@ -281,13 +284,16 @@ def test_browser_that_keeps_no_cookies_gets_a_page_that_says_so(stack: Stack) ->
     result = None
     hops: list[form_login.Hop] = []
     response = form_login.follow(browser, "GET", stack.url("/blocked"), hops)
+    submitted = 0
     for _ in range(3):  # each time Dex's form comes back, fill it in again (bounded)
         found = [f for f in form_login.forms(response.text) if "password" in f.fields]
         if not found:
             break
         result = form_login.submit_login(browser, response, found[0], stack.username, stack.password, hops)
         response = result.response
+        submitted += 1
     assert result is not None, "never reached the login form"
+    assert submitted == 1, "the page must come at the first failed round trip"
     assert 400 <= response.status_code < 500, "\n".join(f"{h.method} {h.url} -> {h.status}" for h in hops)
     assert "cookie" in response.text.lower()
     assert "csrf" not in response.text.lower()

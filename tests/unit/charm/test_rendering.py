@@ -69,3 +69,13 @@ def test_a_unit_waits_for_the_static_users_hash_too():
     with pytest.raises(DexAuthError) as caught:
         render({"public-url": "https://x"}, context)
     assert caught.value.status_level == "waiting"
+
+
+def test_login_timeout_reaches_dex_and_the_gatekeeper_as_one_value():
+    default = render_from_config({"public-url": "https://kf.example.com"}, secrets=SECRETS)
+    assert yaml.safe_load(default.dex_config)["expiry"]["authRequests"] == "86400s"
+    assert default.gatekeeper_environment["GATEKEEPER_LOGIN_TIMEOUT"] == "86400"
+    short = render_from_config({"public-url": "https://kf.example.com", "login-timeout": "30m"}, secrets=SECRETS)
+    assert yaml.safe_load(short.dex_config)["expiry"]["authRequests"] == "1800s"
+    assert short.gatekeeper_environment["GATEKEEPER_LOGIN_TIMEOUT"] == "1800"
+    assert "GATEKEEPER_TEST_CLOCK_OFFSET" not in short.gatekeeper_environment  # tests only, never the charm

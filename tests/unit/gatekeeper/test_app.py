@@ -19,8 +19,8 @@ from gatekeeper_fixtures import (
 )
 
 from gatekeeper.app import Gatekeeper
-from gatekeeper.cookies import SESSION_COOKIE, STATE_COOKIE_PREFIX
-from gatekeeper.login import RETRY_MARK
+from gatekeeper.cookies import SESSION_COOKIE
+from gatekeeper.login_state import SECURE_LOGIN_COOKIE
 from gatekeeper.provider import Provider
 from gatekeeper.request import HEALTHZ
 from gatekeeper.sessions import SessionCodec
@@ -43,6 +43,10 @@ def session_of(reply):
     return reply.set_cookies()[SESSION_COOKIE]
 
 
+def state_of(reply):
+    return parse_qs(urlsplit(reply.header("location")).query)["state"][0]
+
+
 # -- the login flow ------------------------------------------------------------------------------
 def test_browser_login_flow_end_to_end(dex):
     async def scenario(app):
@@ -56,10 +60,10 @@ def test_browser_login_flow_end_to_end(dex):
         assert query["scope"] == "openid email profile groups"
         assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
         assert query["nonce"] and query["state"]
-        [state_line] = first.all("set-cookie")
-        assert state_line.startswith(STATE_COOKIE_PREFIX + query["state"] + "=")
-        for flag in ("Path=/", "Max-Age=600", "HttpOnly", "SameSite=Lax", "Secure"):
-            assert flag in state_line
+        [login_line] = first.all("set-cookie")
+        assert login_line.startswith(SECURE_LOGIN_COOKIE + "=")
+        for flag in ("Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax", "Secure"):
+            assert flag in login_line
 
         code, state = dex.authorize(first.header("location"))
         done = await asgi(
@@ -73,7 +77,7 @@ def test_browser_login_flow_end_to_end(dex):
         session_line = next(line for line in done.all("set-cookie") if line.startswith(SESSION_COOKIE + "="))
         for flag in ("Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax", "Secure"):
             assert flag in session_line
-        assert STATE_COOKIE_PREFIX + state in done.expired_cookies()
+        assert set(done.set_cookies()) == {SESSION_COOKIE}  # the login cookie stays for other tabs
         token = session_of(done)
         header = jwt.get_unverified_header(token)
         assert header["alg"] == "HS256" and header["kid"] == "k2026"
@@ -132,18 +136,22 @@ def test_two_tabs_logging_in_at_once(dex):
     run(dex, scenario)
 
 
-def test_state_cookies_are_capped_at_five(dex):
+def test_one_login_cookie_for_any_number_of_tabs_each_returning_to_its_page(dex):
     async def scenario(app):
-        jar = {}
+        jar, starts = {}, []
         for i in range(8):
             reply = await asgi(app, "GET", f"/authservice/check/p{i}", {**BROWSER, "cookie": cookie_header(jar)})
             assert reply.status == 302
-            for name in reply.expired_cookies():
-                jar.pop(name, None)
-            jar.update({k: v for k, v in reply.set_cookies().items() if v})
-            assert len([n for n in jar if n.startswith(STATE_COOKIE_PREFIX)]) <= 5
-        assert len(jar) == 5
-        assert not any(jwt.decode(v, options={"verify_signature": False})["rd"] == "/p0" for v in jar.values())
+            jar.update(reply.set_cookies())
+            starts.append(reply)
+            assert list(jar) == [SECURE_LOGIN_COOKIE]
+        assert len({r.set_cookies()[SECURE_LOGIN_COOKIE] for r in starts}) == 1  # set once, reused
+        for i in reversed(range(8)):
+            code, state = dex.authorize(starts[i].header("location"))
+            done = await asgi(
+                app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", {"cookie": cookie_header(jar)}
+            )
+            assert done.status == 302 and done.header("location") == PUBLIC_URL + f"/p{i}"
 
     run(dex, scenario)
 
@@ -175,37 +183,67 @@ def test_return_path_is_kept_same_origin(dex):
 def test_check_remembers_unsafe_targets_as_root(dex):
     async def scenario(app):
         reply = await asgi(app, "GET", "/authservice/check//evil.com/x", BROWSER)
-        state_value = reply.set_cookies()
-        [value] = [v for k, v in state_value.items() if k.startswith(STATE_COOKIE_PREFIX)]
-        assert jwt.decode(value, options={"verify_signature": False})["rd"] == "/"
+        assert jwt.decode(state_of(reply), options={"verify_signature": False})["rd"] == "/"
 
     run(dex, scenario)
 
 
 # -- no dead ends --------------------------------------------------------------------------------
-def test_callback_without_state_cookie_restarts_once_then_explains(dex):
+def test_callback_without_the_login_cookie_says_cookies_are_blocked_at_once(dex):
     async def scenario(app):
         first = await asgi(app, "GET", "/authservice/check/notebooks", BROWSER)
         code, state = dex.authorize(first.header("location"))
-        retry = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}")  # no cookie jar
-        assert retry.status == 302
-        retry_state = parse_qs(urlsplit(retry.header("location")).query)["state"][0]
-        assert retry_state.startswith(RETRY_MARK)
-        assert any(n.startswith(STATE_COOKIE_PREFIX + RETRY_MARK) for n in retry.set_cookies())
-        code2, state2 = dex.authorize(retry.header("location"))
-        stuck = await asgi(app, "GET", f"/authservice/oidc/callback?code={code2}&state={state2}")
+        stuck = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}")  # no cookie jar
         assert stuck.status == 400
         assert "not keeping cookies" in stuck.text and "https://" in stuck.text
-        assert not stuck.all("location")
-        # with the cookie this time, the retry completes
-        code3, state3 = dex.authorize(retry.header("location"))
-        ok = await asgi(
-            app,
-            "GET",
-            f"/authservice/oidc/callback?code={code3}&state={state3}",
-            {"cookie": cookie_header(retry.set_cookies())},
-        )
-        assert ok.status == 302 and ok.header("location") == PUBLIC_URL + "/"
+        assert 'href="/authservice/oidc/login?rd=/notebooks"' in stuck.text
+        assert not stuck.all("location") and not stuck.set_cookies()
+        assert not dex.token_requests  # the code was not even spent
+
+    run(dex, scenario)
+
+
+def test_a_state_from_another_browser_starts_a_fresh_login_and_gives_no_session(dex):
+    async def scenario(app):
+        victim_start = await asgi(app, "GET", "/authservice/check/victim", BROWSER)
+        victim = {"cookie": cookie_header(victim_start.set_cookies())}
+        attacker_start = await asgi(app, "GET", "/authservice/check/attacker", BROWSER)
+        code, state = dex.authorize(attacker_start.header("location"))
+        reply = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", victim)
+        assert reply.status == 302 and reply.header("location").startswith(PUBLIC_ISSUER + "/auth")
+        assert SESSION_COOKIE not in reply.set_cookies() and not dex.token_requests
+        assert state_of(reply) != state
+        # the attacker's own browser still can: the state was refused for the browser, not burnt
+        own = {"cookie": cookie_header(attacker_start.set_cookies())}
+        done = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", own)
+        assert done.status == 302 and done.header("location") == PUBLIC_URL + "/attacker"
+
+    run(dex, scenario)
+
+
+def test_a_state_past_the_login_timeout_starts_over_for_the_same_page(dex):
+    async def scenario(app):
+        first = await asgi(app, "GET", "/authservice/check/slow/form", BROWSER)
+        code, state = dex.authorize(first.header("location"))
+        app.login.states.clock_offset = 61  # what GATEKEEPER_TEST_CLOCK_OFFSET does
+        jar = {"cookie": cookie_header(first.set_cookies())}
+        reply = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", jar)
+        assert reply.status == 302 and reply.header("location").startswith(PUBLIC_ISSUER + "/auth")
+        assert SESSION_COOKIE not in reply.set_cookies()
+        assert jwt.decode(state_of(reply), options={"verify_signature": False})["rd"] == "/slow/form"
+
+    run(dex, scenario, GATEKEEPER_LOGIN_TIMEOUT="60")
+
+
+def test_a_form_completed_after_thirty_minutes_still_lands_on_its_page(dex):
+    async def scenario(app):
+        first = await asgi(app, "GET", "/authservice/check/long/form", BROWSER)
+        code, state = dex.authorize(first.header("location"))
+        app.login.states.clock_offset = 1800
+        jar = {"cookie": cookie_header(first.set_cookies())}
+        done = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", jar)
+        assert done.status == 302 and done.header("location") == PUBLIC_URL + "/long/form"
+        assert SESSION_COOKIE in done.set_cookies()
 
     run(dex, scenario)
 
@@ -223,37 +261,39 @@ def test_error_from_the_provider_shows_a_page_with_retry(dex):
         assert reply.status == 403
         assert "<script>" not in reply.text and "&lt;script&gt;" in reply.text
         assert 'href="/authservice/oidc/login?rd=/pipelines"' in reply.text
-        assert STATE_COOKIE_PREFIX + state in reply.expired_cookies()
 
     run(dex, scenario)
 
 
-def test_replayed_or_forged_code_gives_a_page_not_a_crash(dex):
+def test_replayed_state_or_code_gives_no_session(dex):
     async def scenario(app):
         first = await asgi(app, "GET", "/authservice/check/x", BROWSER)
         code, state = dex.authorize(first.header("location"))
         jar = {"cookie": cookie_header(first.set_cookies())}
         assert (await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", jar)).status == 302
         again = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", jar)
-        assert again.status == 400 and "invalid_grant" in again.text and "Try again" in again.text
-        nocode = await asgi(app, "GET", f"/authservice/oidc/callback?state={state}", jar)
+        assert again.status == 302 and again.header("location") == PUBLIC_URL + "/x"  # the check decides there
+        assert SESSION_COOKIE not in again.set_cookies()
+        second = await asgi(app, "GET", "/authservice/check/y", {**BROWSER, **jar})
+        _, fresh_state = dex.authorize(second.header("location"))
+        reused = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={fresh_state}", jar)
+        assert reused.status == 400 and "invalid_grant" in reused.text and "Try again" in reused.text
+        assert SESSION_COOKIE not in reused.set_cookies()
+        nocode = await asgi(app, "GET", f"/authservice/oidc/callback?state={fresh_state}", jar)
         assert nocode.status == 400
 
     run(dex, scenario)
 
 
-def test_tampered_state_cookie_is_treated_as_missing(dex):
+def test_tampered_state_starts_a_fresh_login(dex):
     async def scenario(app):
         first = await asgi(app, "GET", "/authservice/check/x", BROWSER)
         code, state = dex.authorize(first.header("location"))
-        name = STATE_COOKIE_PREFIX + state
-        value = first.set_cookies()[name]
-        forged = value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB")
-        reply = await asgi(
-            app, "GET", f"/authservice/oidc/callback?code={code}&state={state}", {"cookie": f"{name}={forged}"}
-        )
+        forged = state[:-4] + ("AAAA" if not state.endswith("AAAA") else "BBBB")
+        jar = {"cookie": cookie_header(first.set_cookies())}
+        reply = await asgi(app, "GET", f"/authservice/oidc/callback?code={code}&state={forged}", jar)
         assert reply.status == 302 and reply.header("location").startswith(PUBLIC_ISSUER + "/auth")
-        assert not reply.set_cookies().get(SESSION_COOKIE)
+        assert not reply.set_cookies().get(SESSION_COOKIE) and not dex.token_requests
 
     run(dex, scenario)
 
@@ -475,7 +515,10 @@ def test_logout_of_a_bearer_id_token_and_rd_handling(dex):
         assert out.status == 200 and out.json() == {"afterLogoutURL": PUBLIC_URL + "/goodbye"}
         assert (await asgi(app, "GET", "/authservice/check/x", auth)).status == 401
         evil = await asgi(app, "GET", "/authservice/logout?rd=//evil.com")
-        assert evil.header("location") == PUBLIC_URL + "/"
+        assert evil.header("location") == PUBLIC_URL + "/authservice/signed-out"
+        page = await asgi(app, "GET", "/authservice/signed-out")
+        assert page.status == 200 and "signed out" in page.text
+        assert 'href="/authservice/oidc/login?rd=/"' in page.text and "dex-auth" in page.text
 
     run(dex, scenario)
 
@@ -551,12 +594,18 @@ def test_provider_down_sessions_still_work_logins_say_503():
             token, _ = app.codec.issue(user="u@x", groups=("g",), sub="s")
             ok = await asgi(app, "GET", "/authservice/check/x", {"cookie": f"{SESSION_COOKIE}={token}"})
             assert ok.status == 200 and ok.header("kubeflow-userid") == "u@x"
-            page = await asgi(app, "GET", "/authservice/check/x", BROWSER)
-            assert page.status == 503 and "not reachable yet" in page.text and page.header("retry-after")
+            sent = await asgi(app, "GET", "/authservice/check/x?y=1", BROWSER)
+            assert sent.status == 302 and not sent.set_cookies()
+            assert sent.header("location") == PUBLIC_URL + "/authservice/unavailable?rd=/x%3Fy%3D1"
+            page = await asgi(app, "GET", "/authservice/unavailable?rd=/x%3Fy%3D1", BROWSER)
+            assert page.status == 503 and "not available yet" in page.text and page.header("retry-after") == "2"
+            assert '<meta http-equiv="refresh" content="2">' in page.text and "<script" not in page.text
+            direct = await asgi(app, "GET", "/authservice/oidc/login?rd=/x", BROWSER)
+            assert direct.header("location") == PUBLIC_URL + "/authservice/unavailable?rd=/x"
             login = await asgi(app, "GET", "/authservice/oidc/login?rd=/x", {"accept": "application/json"})
             assert login.status == 503 and login.json()["error"] == "provider_unavailable"
             api = await asgi(app, "GET", "/authservice/check/x", {"accept": "application/json"})
-            assert api.status == 401
+            assert api.status == 401 and "unavailable" in api.json()["login"]
             metrics = (await asgi(app, "GET", "/metrics")).text
             assert "gatekeeper_provider_ready 0" in metrics
             assert 'gatekeeper_checks_total{outcome="unavailable"} 1' in metrics
@@ -702,3 +751,33 @@ def test_cookie_split_over_several_headers_and_odd_spellings(dex):
         assert quoted.status == 200
 
     run(dex, scenario)
+
+
+def test_unavailable_page_sends_the_browser_on_once_a_login_can_start(dex):
+    async def scenario(app):
+        reply = await asgi(app, "GET", "/authservice/unavailable?rd=/notebooks%3Fa%3D1", BROWSER)
+        assert reply.status == 302 and reply.header("location") == PUBLIC_URL + "/notebooks?a=1"
+        evil = await asgi(app, "GET", "/authservice/unavailable?rd=//evil.com", BROWSER)
+        assert evil.header("location") == PUBLIC_URL + "/"
+
+    run(dex, scenario)
+
+
+def test_a_used_state_is_refused_by_another_worker_sharing_the_revocations_file(dex, tmp_path):
+    shared = {"GATEKEEPER_REVOCATIONS_FILE": str(tmp_path / "revocations")}
+
+    async def scenario():
+        worker_a, worker_b = await ready_app(dex, **shared), await ready_app(dex, **shared)
+        first = await asgi(worker_a, "GET", "/authservice/check/once", BROWSER)
+        code, state = dex.authorize(first.header("location"))
+        jar = {"cookie": cookie_header(first.set_cookies())}
+        done = await asgi(worker_a, "GET", f"/authservice/oidc/callback?code={code}&state={state}", jar)
+        assert SESSION_COOKIE in done.set_cookies()
+        worker_b.login.used.sync()
+        replay = await asgi(worker_b, "GET", f"/authservice/oidc/callback?code={code}&state={state}", jar)
+        assert replay.status == 302 and SESSION_COOKIE not in replay.set_cookies()
+        assert len(dex.token_requests) == 1  # refused before the code went to the provider again
+        for app in (worker_a, worker_b):
+            await app.provider.aclose()
+
+    asyncio.run(scenario())
