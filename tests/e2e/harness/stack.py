@@ -279,8 +279,11 @@ class Stack:
             env["GATEKEEPER_PROVIDER_URL"] = urlunsplit(provider._replace(netloc=f"127.0.0.1:{self.ports.provider}"))
         return env
 
-    def start_gatekeeper(self, *, wait_ready: bool = True) -> ManagedProcess:
-        """`python3 -m gatekeeper` as the layer says, with this venv's python and src/ on the path."""
+    def start_gatekeeper(self, *, wait_ready: bool = True, extra_env: dict[str, str] | None = None) -> ManagedProcess:
+        """`python3 -m gatekeeper` as the layer says, with this venv's python and src/ on the path.
+
+        `extra_env` adds what only tests set (GATEKEEPER_TEST_CLOCK_OFFSET); the charm never does.
+        """
         assert self.outputs is not None
         argv = list(self.outputs.gatekeeper_command)
         if argv and argv[0] in ("python3", "python"):
@@ -290,6 +293,7 @@ class Stack:
             "PYTHONPATH": str(REPO / "src"),
             "PYTHONUNBUFFERED": "1",
             **self.gatekeeper_environment(),
+            **(extra_env or {}),
         }
         process = self.processes.start(
             "gatekeeper",
