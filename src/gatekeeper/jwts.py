@@ -1,4 +1,4 @@
-"""JWT plumbing shared by session cookies, login-state cookies and provider ID tokens.
+"""JWT plumbing shared by session cookies, login states and provider ID tokens.
 
 The unverified header is read once per token, only to pick the verifier and the key; nothing in
 it is trusted until the signature is checked. PyJWT's exceptions become `errors.TokenError`s

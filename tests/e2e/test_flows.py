@@ -358,3 +358,13 @@ def test_gatekeeper_operations_endpoints_are_not_routed_publicly(stack: Stack) -
     # Through the gateway /metrics is just an upstream path behind the check.
     public = requests.get(stack.url("/metrics"), headers=API, timeout=5)
     assert public.status_code == 401
+
+
+def test_the_gatekeepers_own_pages_are_served_through_the_gateway_without_a_check(stack: Stack) -> None:
+    ready = requests.get(stack.url(f"{stack.prefix}/unavailable?rd=/x%3Fy%3D1"), allow_redirects=False, timeout=10)
+    assert ready.status_code == 302 and ready.headers["Location"] == stack.url("/x?y=1")
+    page = requests.get(stack.url(f"{stack.prefix}/signed-out"), headers=form_login.BROWSER_HEADERS, timeout=10)
+    assert page.status_code == 200 and "You are signed out" in page.text
+    assert f'href="{stack.prefix}/oidc/login?rd=/"' in page.text
+    out = requests.get(stack.url(f"{stack.prefix}/logout"), headers=API, timeout=10)
+    assert out.json() == {"afterLogoutURL": stack.url(f"{stack.prefix}/signed-out")}

@@ -107,3 +107,11 @@ def test_resources_live_in_the_model_namespace():
 def test_yaml_is_the_same_list():
     s = settings("getambassador.io/v3alpha1")
     assert yaml.safe_load(render_resources_yaml(s)) == render_resources(s)
+
+
+@pytest.mark.parametrize("path", ["/authservice/unavailable", "/authservice/signed-out", "/authservice/oidc/login"])
+def test_the_gatekeepers_own_pages_are_on_the_bypassed_mapping(path):
+    """A 503 from the unavailable page must reach the browser as it is, not as the check's 403."""
+    mappings = [r["spec"] for r in render_resources(settings("getambassador.io/v3alpha1")) if r["kind"] == "Mapping"]
+    [gatekeeper] = [m for m in mappings if path.startswith(m["prefix"])]
+    assert gatekeeper["bypass_auth"] is True and gatekeeper["service"].endswith(":8080")

@@ -144,3 +144,26 @@ def test_parse_jwks_keeps_only_asymmetric_signing_keys(dex):
     assert keys[dex.kid].algorithms == {"RS256"}
     with pytest.raises(ProviderUnavailableError):
         parse_jwks({"nokeys": []})
+
+
+def test_while_the_provider_is_away_discovery_is_retried_at_least_every_second(monkeypatch):
+    """The unavailable page promises a login within 5 s of Dex answering: no backoff may grow past that."""
+    waits: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        if len(waits) >= 12:  # a doubling backoff would be at 30 s by now
+            raise asyncio.CancelledError
+
+    async def scenario():
+        provider = Provider(make_settings(GATEKEEPER_PROVIDER_URL=f"http://127.0.0.1:{free_port()}/dex"))
+        monkeypatch.setattr("gatekeeper.provider.asyncio.sleep", sleep)
+        try:
+            await provider.run()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await provider.aclose()
+
+    asyncio.run(scenario())
+    assert len(waits) == 12 and max(waits) <= 1.0
