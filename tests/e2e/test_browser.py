@@ -141,7 +141,7 @@ def test_wrong_password_shows_dex_error_and_no_session(browser, stack: Stack, ar
 # --- issue 12: logins without dead ends, in Chromium, through both gateway styles ---------------
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-COOKIE_COUNTS = REPO / "test-artifacts" / "login-cookie-counts.json"
+MEASUREMENTS = REPO / "test-artifacts" / "login-measurements.json"
 TABS = 8
 
 
@@ -172,11 +172,12 @@ def on_login_form(page, stack: Stack) -> bool:
     return page.url.startswith(stack.issuer + "/") and page.locator("#login").count() == 1
 
 
-def record_cookie_count(key: str, count: int) -> None:
-    counts = json.loads(COOKIE_COUNTS.read_text()) if COOKIE_COUNTS.exists() else {}
-    counts[key] = count
-    COOKIE_COUNTS.parent.mkdir(parents=True, exist_ok=True)
-    COOKIE_COUNTS.write_text(json.dumps(counts, indent=2, sort_keys=True))
+def record(key: str, value: float) -> None:
+    """Numbers the report quotes (login cookies held with 8 tabs, seconds to the login after Dex is back)."""
+    found = json.loads(MEASUREMENTS.read_text()) if MEASUREMENTS.exists() else {}
+    found[key] = value
+    MEASUREMENTS.parent.mkdir(parents=True, exist_ok=True)
+    MEASUREMENTS.write_text(json.dumps(found, indent=2, sort_keys=True))
 
 
 def tab_order(order: str) -> list[int]:
@@ -201,19 +202,19 @@ def test_eight_tabs_each_end_on_their_own_page_with_one_password_entry(browser, 
             tab.wait_for_selector("#login", timeout=10_000)
             tabs.append(tab)
         held = login_cookies(context)
-        record_cookie_count(f"{styled.gateway_mode}/{order}", len(held))
+        record(f"login cookies with {TABS} tabs, {styled.gateway_mode}, {order}", len(held))
         assert [c["name"] for c in held] == ["authservice_login"], held
         entries = 0
         for i in tab_order(order):
             tab = tabs[i]
-            if on_login_form(tab, styled):  # always, with Dex; zero entries only if a form was skipped
+            if on_login_form(tab, styled):  # at most one entry per tab: no second form is ever filled
                 sign_in(tab, styled)
                 entries += 1
             tab.wait_for_url(wanted[i], timeout=10_000)
             echo = echo_on_page(tab)
             assert echo.path == f"/tab/{i}/{order}?n={i}"
             assert echo.values(styled.userid_header) == [styled.username]
-        assert entries <= TABS
+        record(f"password entries for {TABS} tabs, {styled.gateway_mode}, {order}", entries)
         assert [c["name"] for c in login_cookies(context)] == ["authservice_login"]
     finally:
         context.close()
@@ -298,6 +299,7 @@ def test_gatekeeper_started_with_the_provider_down_shows_our_page_then_the_login
         started = time.monotonic()
         page.wait_for_selector("#login", timeout=10_000)
         elapsed = time.monotonic() - started
+        record(f"seconds from the provider answering to the login form, {styled.gateway_mode}", round(elapsed, 2))
         assert elapsed <= 5.0, f"the login form came {elapsed:.1f}s after the provider answered"
         sign_in(page, styled)
         page.wait_for_url(wanted, timeout=10_000)
