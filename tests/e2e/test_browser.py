@@ -55,7 +55,7 @@ class Steps:
 
 
 def echo_on_page(page) -> Echo:
-    return Echo.parse(page.inner_text("body"))
+    return Echo.parse(page.content())
 
 
 def test_person_logs_in_lands_on_the_page_reloads_logs_out_and_a_tampered_cookie_means_login(
@@ -82,6 +82,8 @@ def test_person_logs_in_lands_on_the_page_reloads_logs_out_and_a_tampered_cookie
         assert echo.values(stack.userid_header) == [stack.username]
         cookie = next(c for c in context.cookies() if c["name"] == "authservice_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+        assert page.inner_text("#user") == stack.username  # the demo app's page: who, then the headers
+        assert cookie["value"] not in page.content()  # and never the session cookie itself
 
         page.reload()
         assert page.url == wanted
