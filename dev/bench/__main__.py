@@ -269,7 +269,7 @@ class Bench:
         if self.wanted("check-302"):
             answer = expect(envoy, BROWSER, 302, "unauthenticated browser")
             if "set-cookie" not in answer.headers:
-                raise BenchError("the 302 to the provider carries no state cookie")
+                raise BenchError("the 302 to the provider sets no login cookie")
             self.measure(
                 "check-302",
                 envoy,

@@ -22,7 +22,7 @@ LABELS = {
     "check-envoy-cookie": "gatekeeper check, session cookie, Envoy style",
     "check-forward-auth-cookie": "gatekeeper check, session cookie, forward-auth style",
     "check-bearer": "gatekeeper check, bearer ID token (RS256), Envoy style",
-    "check-302": "gatekeeper, unauthenticated browser: 302 + state cookie",
+    "check-302": "gatekeeper, unauthenticated browser: 302 + login cookie",
     "chain-ambassador-direct": "chain: Caddy (Ambassador emulation) -> upstream, no auth hop",
     "chain-ambassador-freeauth": "chain: Caddy (Ambassador emulation) -> `respond 200` as auth -> upstream",
     "chain-ambassador-auth": "chain: Caddy (Ambassador emulation) -> gatekeeper -> upstream",

@@ -3,7 +3,7 @@
 This is the fallback for tools that need the gatekeeper's session cookie rather than a bearer
 token. It starts a login at the gatekeeper, follows the redirects to Dex, fills Dex's password form
 (fields `login` and `password`), submits an approval page if one is shown, and follows the
-redirect back to the gatekeeper's callback. The gatekeeper's per-attempt state cookie travels in
+redirect back to the gatekeeper's callback. The gatekeeper's login cookie (one per browser) travels in
 the same jar, so there is no "CSRF check failed". It depends on the login page's form, which the
 token modes do not.
 """
