@@ -51,7 +51,7 @@ def provider(tmp_path: Path) -> Iterator:
         path.write_text(yaml.safe_dump(config))
         argv = [shutil.which("node"), str(PROVIDER_DIR / "provider.js"), "--config", str(path), "--port", str(port)]
         ready = http_ready(f"http://127.0.0.1:{port}/dex/.well-known/openid-configuration") if wait else None
-        return group.start(f"provider{len(group.processes)}", argv, cwd=PROVIDER_DIR, ready=ready, timeout=15)
+        return group.start(f"provider{len(group.processes)}", argv, cwd=PROVIDER_DIR, ready=ready, timeout=45)
 
     yield start
     group.stop_all()
