@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 
 import ops
 
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 PEER = "dex-auth-peers"
 # Labels of the charm's own Juju secrets (ruff's S105 takes the names for passwords).
-GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys
+GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys, retired-keys
+RETIRED_KEYS = "retired-keys"  # JSON: kid -> when that session key stopped signing
 PASSWORD = "static-password"  # noqa: S105 - keys: hash, source, and password when generated
 LAST_GOOD = "last-good-config"  # keys: options (JSON of the options that rendered)
 _DESCRIPTIONS = {
@@ -170,14 +172,24 @@ class AppSecrets:
             return None
         return content.get("password") or None
 
-    def rotate_session_key(self) -> tuple[credentials.SessionKey, credentials.SessionKey] | None:
-        """Leader: a new signing key, the current one kept to verify; None when there are no keys yet."""
+    def rotate_session_key(self, keep_for: float) -> credentials.Rotation | None:
+        """Leader: a new signing key, the older ones kept `keep_for` seconds after they stopped signing.
+
+        None when there are no keys yet. When each key retired rides in the same secret.
+        """
         content = self.content(GATEKEEPER)
         if content is None or not _valid_keys(content.get("session-keys")):
             return None
-        keys, fresh, previous = credentials.rotate_session_keys(content["session-keys"])
-        self._store(GATEKEEPER, {**content, "session-keys": keys})
-        return fresh, previous
+        try:
+            retired = json.loads(content.get(RETIRED_KEYS) or "{}")
+        except ValueError:
+            retired = {}
+        if not isinstance(retired, dict):
+            retired = {}
+        rotation = credentials.rotate_session_keys(content["session-keys"], retired, time.time(), keep_for)
+        retired_text = json.dumps(rotation.retired, sort_keys=True)
+        self._store(GATEKEEPER, {**content, "session-keys": rotation.keys, RETIRED_KEYS: retired_text})
+        return rotation
 
     def remember_last_good(self, options: dict[str, object]) -> None:
         """Leader: keep the options that rendered, so a new pod can start from them while config is bad."""

@@ -167,15 +167,15 @@ class DexAuthCharm(ops.CharmBase):
         if not self.unit.is_leader():
             event.fail("run this action on the leader unit: juju run dex-auth/leader rotate-session-key")
             return
-        rotated = self.app_secrets.rotate_session_key()
+        rotated = self.app_secrets.rotate_session_key(settings.longest_signed_life(self._settings()))
         if rotated is None:
             event.fail("the session keys do not exist yet; try again once the charm has settled")
             return
-        fresh, previous = rotated
-        logger.info("session key rotated: new key id %s, previous %s", fresh.kid, previous.kid)
+        logger.info("session key rotated: new key id %s, previous %s", rotated.fresh.kid, rotated.previous.kid)
         self._outcome = None
         self._reconcile(event)
-        event.set_results({"key-id": fresh.kid, "previous-key-id": previous.kid})
+        results = {"key-id": rotated.fresh.kid, "previous-key-id": rotated.previous.kid}
+        event.set_results({**results, "previous-keys-kept": len(rotated.retired)})
 
     def _on_show_ambassador_resources(self, event: ops.ActionEvent) -> None:
         try:

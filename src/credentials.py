@@ -1,17 +1,20 @@
 """Generate and rotate the credentials the charm keeps in Juju secrets.
 
-Session keys travel to the gatekeeper as `kid=secret[,kid=secret]`: the first signs, all verify,
-so rotating keeps the old key as the second entry and nobody is logged out.
+Session keys travel to the gatekeeper as `kid=secret[,kid=secret]`: the first signs, all verify.
+A rotated-out key keeps verifying for as long as anything it signed can still be valid (the longer
+of the session lifetime and the login timeout, counted from when it stopped signing), so a rotation
+logs nobody out; only more than MAX_SESSION_KEYS - 1 rotations within that time drop a key early.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gatekeeper import config as gatekeeper_config
 
-MAX_SESSION_KEYS = 2
+MAX_SESSION_KEYS = 16  # the signing key and up to 15 that still verify
 
 
 class SessionKeysError(ValueError):
@@ -52,11 +55,26 @@ def format_session_keys(keys: list[SessionKey]) -> str:
     return ",".join(str(key) for key in keys)
 
 
-def rotate_session_keys(value: str) -> tuple[str, SessionKey, SessionKey]:
-    """New key first, the current one kept to verify sessions it signed; older ones dropped."""
+@dataclass(frozen=True)
+class Rotation:
+    keys: str  # the new `kid=secret,...` value, signing key first
+    retired: dict[str, float]  # kid -> when it stopped signing, for every key kept but the first
+    fresh: SessionKey
+    previous: SessionKey
+
+
+def rotate_session_keys(value: str, retired: Mapping[str, float], now: float, keep_for: float) -> Rotation:
+    """New key first; the keys before it kept while what they signed may still be valid.
+
+    `retired` says when each key stopped signing; a key it does not know (kept by an older charm)
+    is taken as retired now, so it is kept a whole `keep_for` longer rather than dropped too soon.
+    """
     current = parse_session_keys(value)
     fresh = new_session_key()
     while fresh.kid in {key.kid for key in current}:
         fresh = new_session_key()
-    kept = [fresh, *current][:MAX_SESSION_KEYS]
-    return format_session_keys(kept), fresh, current[0]
+    since = {key.kid: float(retired.get(key.kid, now)) for key in current[1:]}
+    since[current[0].kid] = now
+    still_verifying = [key for key in current if now - since[key.kid] < keep_for]
+    kept = [fresh, *still_verifying][:MAX_SESSION_KEYS]
+    return Rotation(format_session_keys(kept), {key.kid: since[key.kid] for key in kept[1:]}, fresh, current[0])

@@ -136,6 +136,15 @@ class Settings:
         return self.enable_password_db and bool(self.static_username)
 
 
+def longest_signed_life(checked: Settings | None) -> float:
+    """How long a session key must keep verifying after it stops signing: the longer of the
+    session lifetime and the login timeout (login states are signed with the same keys). With
+    the options unreadable, the longest either may be, so a rotation never logs anyone out."""
+    if checked is None:
+        return float(max(rules.MAX_LIFETIME, rules.MAX_LOGIN_TIMEOUT))
+    return float(max(rules.duration_seconds(checked.session_lifetime), checked.login_timeout))
+
+
 def _declared() -> Iterator[tuple[str, Option]]:
     """(Settings field, its option), in config.yaml's order."""
     for field in dataclasses.fields(Settings):

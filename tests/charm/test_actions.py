@@ -1,6 +1,7 @@
 """Actions: the generated password, session-key rotation, the resources for hand-run Emissary."""
 
 import dataclasses
+import json
 
 import bcrypt
 import pytest
@@ -64,6 +65,17 @@ def test_rotate_session_key_keeps_the_previous_key(ctx, tmp_path, settled):
     out = ctx.run(ctx.on.update_status(), out)
     ctx.run(ctx.on.secret_remove(secret_by_label(out, "gatekeeper"), revision=1), out)
     assert ctx.removed_secret_revisions == [1]
+
+
+def test_a_second_rotation_within_a_session_lifetime_logs_nobody_out(ctx, tmp_path, settled):
+    first = gatekeeper_env(settled)["GATEKEEPER_SESSION_KEYS"]
+    once = ctx.run(ctx.on.action("rotate-session-key"), settled)
+    twice = ctx.run(ctx.on.action("rotate-session-key"), once)
+    keys = gatekeeper_env(twice)["GATEKEEPER_SESSION_KEYS"].split(",")
+    assert len(keys) == 3 and keys[2] == first  # the very first key still verifies its sessions
+    assert ctx.action_results["previous-keys-kept"] == 2
+    retired = json.loads(secret_by_label(twice, "gatekeeper").latest_content["retired-keys"])
+    assert set(retired) == {key.split("=")[0] for key in keys[1:]}
 
 
 def test_rotated_keys_reach_the_other_units(ctx, tmp_path, settled):
