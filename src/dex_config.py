@@ -138,6 +138,7 @@ def render_dex_config(settings: DexSettings) -> dict[str, Any]:
         "logger": {"level": _DEX_LOG_LEVELS.get(settings.log_level, "info"), "format": "json"},
         "expiry": {
             "idTokens": settings.id_token_expiry,
+            # Dex reads it with Go's time.ParseDuration (cmd/dex/serve.go), so "86400s" is what it takes.
             "authRequests": settings.auth_request_expiry,
             "deviceRequests": "5m",
             "refreshTokens": {"reuseInterval": "3s"},
