@@ -65,6 +65,8 @@ class Settings:
     log_level: str
     revocations_file: str = ""
     login_timeout: int = 86400
+    redis_url: str = ""
+    operations_token: str = ""
     test_clock_offset: int = 0
 
     @property
@@ -138,6 +140,10 @@ VARIABLES = (
     Variable("GATEKEEPER_LOG_LEVEL", "log_level", rules.log_level, default="info"),
     Variable("GATEKEEPER_REVOCATIONS_FILE", "revocations_file", rules.absolute_file, verbatim=True),
     Variable("GATEKEEPER_LOGIN_TIMEOUT", "login_timeout", rules.login_timeout, default="86400"),
+    # Secret: may carry the Redis password. Empty: logouts are shared through the file only.
+    Variable("GATEKEEPER_REDIS_URL", "redis_url", rules.redis_url, default=""),
+    # Secret: what POST /revoke-user on the operations listener asks for. Empty: that endpoint is off.
+    Variable("GATEKEEPER_OPERATIONS_TOKEN", "operations_token", rules.secret_token, default=""),
     # Seconds added to the clock login states are judged by: for tests only, the charm never sets it.
     Variable("GATEKEEPER_TEST_CLOCK_OFFSET", "test_clock_offset", rules.whole_number(0, 366 * 86400), default="0"),
 )

@@ -20,6 +20,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_LIFETIME = 60
 MAX_LIFETIME = 366 * 86400
 MAX_LOGIN_TIMEOUT = 7 * 86400
+MIN_TOKEN_LENGTH = 32
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_.:/-]+$")
@@ -183,6 +184,36 @@ def absolute_file(value: str) -> str:
     value = value.strip()
     if value and (not value.startswith("/") or "\0" in value):
         raise InvalidValue(f"must be an absolute file path, got {value!r}")
+    return value
+
+
+def redis_url(value: str) -> str:
+    """A Redis URL (redis:// or rediss:// with a host, optional password and database), or empty.
+
+    Its problems never quote it: a Redis URL may carry a password.
+    """
+    value = value.strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise InvalidValue("must look like redis://[:password@]host[:port][/db] or rediss://...")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise InvalidValue("has an invalid port") from None
+    if parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        raise InvalidValue("must name its database by number, as in redis://host:6379/0")
+    if parts.fragment or any(c.isspace() or ord(c) < 32 for c in value):
+        raise InvalidValue("must not carry a fragment, blanks or control characters")
+    return value
+
+
+def secret_token(value: str) -> str:
+    """A bearer secret of at least MIN_TOKEN_LENGTH visible ASCII characters, or empty for none."""
+    value = value.strip()
+    if value and (len(value) < MIN_TOKEN_LENGTH or not value.isascii() or not value.isprintable() or " " in value):
+        raise InvalidValue(f"must be at least {MIN_TOKEN_LENGTH} visible ASCII characters, without blanks")
     return value
 
 
