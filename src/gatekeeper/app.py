@@ -6,7 +6,8 @@ the gatekeeper's own endpoints (endpoints.py). Any `errors.GatekeeperError` beco
 here, and a bug becomes a 503 with a reason, never a traceback. The adapter writes the answer.
 
 Logouts hold in every worker: they go to the revocations file every worker re-reads within
-MAINTENANCE_INTERVAL (revocations.py); so do used login states, in a file beside it.
+MAINTENANCE_INTERVAL (revocations.py); so do used login states, in a file beside it. With Redis,
+every worker of every unit also follows the shared store within a second (revocation_store.py).
 Sessions verify in any worker, with no network.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Coroutine
 from time import perf_counter, time
 from typing import Any
 
@@ -28,6 +30,7 @@ from gatekeeper import (
     login,
     logs,
     metrics,
+    operations,
     request,
     responses,
     rsgi,
@@ -56,7 +59,8 @@ class Gatekeeper:
         self.login = login.LoginFlow(settings, self.provider, self.codec, id_tokens, identity, self.metrics)
         self.check = check.Check(settings, self.auth, self.login, self.metrics)
         self.router = request.Router(settings.prefix)
-        self.handlers = endpoints.Endpoints(self.login, self.auth).handlers()
+        operations_endpoints = operations.Operations(self.provider, self.auth, self.metrics, settings.operations_token)
+        self.handlers = {**endpoints.Endpoints(self.login, self.auth).handlers(), **operations_endpoints.handlers()}
         self.__rsgi__ = rsgi.Server(self)  # granian looks it up on the instance
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -90,7 +94,14 @@ class Gatekeeper:
         """Take in the logouts other workers recorded, then discover the provider in the background."""
         self.revoked.sync()
         self.login.used.sync()
-        self._tasks = [asyncio.create_task(self.provider.run()), asyncio.create_task(self._maintain())]
+        self._tasks = [asyncio.create_task(job) for job in self._jobs()]
+
+    def _jobs(self) -> list[Coroutine[Any, Any, None]]:
+        """What runs beside the requests: discovery, upkeep, and following the shared store."""
+        jobs = [self.provider.run(), self._maintain()]
+        if self.auth.store is not None:
+            jobs.append(self.auth.store.run())
+        return jobs
 
     async def shutdown(self) -> None:
         for task in self._tasks:
@@ -98,6 +109,8 @@ class Gatekeeper:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.provider.aclose()
+        if self.auth.store is not None:
+            await self.auth.store.aclose()
 
     async def _maintain(self) -> None:
         """Every MAINTENANCE_INTERVAL: other workers' logouts in, expired verdicts and revocations out."""
@@ -112,7 +125,7 @@ class Gatekeeper:
         """granian's startup hook (RSGI has no lifespan messages): what `startup` does, on its loop."""
         self.revoked.sync()
         self.login.used.sync()
-        self._tasks = [loop.create_task(self.provider.run()), loop.create_task(self._maintain())]
+        self._tasks = [loop.create_task(job) for job in self._jobs()]
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.shutdown())

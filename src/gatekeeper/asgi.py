@@ -33,14 +33,26 @@ def headers_of(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-def request_of(scope: Scope, router: request.Router) -> request.Request:
+def request_of(scope: Scope, router: request.Router, receive: Receive | None = None) -> request.Request:
     """The request value of an ASGI scope; the raw path, so escapes reach the path checks as sent."""
     raw = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
     path = raw.decode("latin-1")
     route = router.route(path)
     checked = router.checked_path(path) if route == request.CHECK else ""
     query = scope.get("query_string", b"").decode("latin-1")
-    return request.build(route, scope["method"], checked, query, headers_of(scope["headers"]))
+    read_body = None if receive is None else lambda: _body(receive)
+    return request.build(route, scope["method"], checked, query, headers_of(scope["headers"]), read_body=read_body)
+
+
+async def _body(receive: Receive) -> bytes:
+    """The whole body, stopping once it is longer than request.MAX_BODY."""
+    data = b""
+    while len(data) <= request.MAX_BODY:
+        message = await receive()
+        data += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    return data
 
 
 async def write(response: Response, send: Send) -> None:
@@ -54,7 +66,7 @@ async def serve(app: Gatekeeper, scope: Scope, receive: Receive, send: Send) -> 
     kind = scope["type"]
     if kind == "http":
         started = perf_counter()
-        decision = await app.answer(request_of(scope, app.router))
+        decision = await app.answer(request_of(scope, app.router, receive))
         await write(decision.response, send)
         app.count(decision.outcome, started)
     elif kind == "lifespan":

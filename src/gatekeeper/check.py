@@ -23,7 +23,8 @@ from gatekeeper.login import LoginFlow
 from gatekeeper.metrics import Metrics
 from gatekeeper.paths import SkipAuth, safe_return_path
 from gatekeeper.request import Credentials, Request
-from gatekeeper.revocations import Revocations
+from gatekeeper.revocation_store import RevocationStore
+from gatekeeper.revocations import Revocations, Revoked
 from gatekeeper.sessions import SessionCodec
 from gatekeeper.tokens import IdTokenVerifier, Verified, VerifiedCache, identity_from_claims, token_fingerprint
 
@@ -49,6 +50,35 @@ class Authenticator:
         self.audiences = (settings.client_id, *settings.extra_audiences)
         self.revoked = Revocations(path=settings.revocations_file)  # what logouts revoked, read by the hot path
         self.cache = VerifiedCache()  # verdicts by token, read by the hot path
+        self.revoked.on_change = self._forget_user
+        namespace = f"gatekeeper:{settings.client_id}"
+        self.store = RevocationStore(settings.redis_url, namespace, self.revoked) if settings.redis_url else None
+
+    def revoke(self, entry: Verified, now: float) -> None:
+        """A logout: refused here at once, then on every other worker and unit."""
+        if self.revoked.revoke(entry.revocation_key, entry.exp, now) and self.store is not None:
+            self.store.share(Revoked(entry.revocation_key, entry.exp))
+
+    def revoke_user(self, user: str, now: float) -> int:
+        """Sign a user out everywhere: what they were issued up to this second is refused."""
+        not_before = int(now)
+        if self.revoked.revoke_user(user, not_before, now) and self.store is not None:
+            self.store.share(Revoked("", not_before, user))
+        return not_before
+
+    def store_state(self) -> tuple[bool, str]:
+        """Whether logouts reach every unit now, and in words what the store is doing."""
+        store = self.store
+        if store is None:
+            return False, "this unit only (no Redis)"
+        if store.connected:
+            return True, "redis: connected"
+        return False, f"redis unreachable: {store.problem}; kept here and sent when it is back"
+
+    def _forget_user(self, revoked: Revoked) -> None:
+        """A revoked user's cached verdicts go, so the hot path never needs to ask about users."""
+        if revoked.user:
+            self.cache.discard_user(revoked.user)
 
     async def verify(self, token: str, now: float) -> Verified:
         """The verdict on one token: from the cache while it holds, else verified once and cached."""
@@ -57,20 +87,23 @@ class Authenticator:
             if entry.exp <= now:
                 self.cache.discard(token)
                 raise errors.TokenError("expired", "token has expired", entry.user)
-            if entry.revocation_key in self.revoked:
+            if entry.revocation_key in self.revoked or self.revoked.refuses(entry.user, entry.issued_at):
                 raise errors.TokenError("revoked", "token was logged out", entry.user)
             return entry
         header = jwts.header_of(token)  # read once: it says which verifier, and each reuses it
         if header.get("alg") == "HS256":
             session = self.codec.verify(token, header)
-            user, groups, key, exp = session.user, session.groups, session.jti, float(session.exp)
+            user, groups, key, exp, issued = session.user, session.groups, session.jti, session.exp, session.iat
         else:  # an ID token is accepted in the cookie too: it proves the same as in a header
             claims = await self.id_tokens.verify(token, audiences=self.audiences, header=header)
             user, groups = identity_from_claims(claims, self.settings)
-            key, exp = token_fingerprint(token), float(claims["exp"])
+            key, exp, issued = token_fingerprint(token), claims["exp"], claims.get("iat", 0)
         if key in self.revoked:
             raise errors.TokenError("revoked", "token was logged out", user)
-        entry = Verified(exp=exp, revocation_key=key, headers=self.identity.for_user(user, groups), user=user)
+        if self.revoked.refuses(user, float(issued)):
+            raise errors.TokenError("revoked", "the user was signed out everywhere after this was issued", user)
+        headers = self.identity.for_user(user, groups)
+        entry = Verified(exp=float(exp), revocation_key=key, headers=headers, user=user, issued_at=float(issued))
         self.cache.put(token, entry, now)
         return entry
 

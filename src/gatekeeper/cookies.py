@@ -46,9 +46,9 @@ def session_cookie_value(header: str) -> str | None:
     return (header[index + _NEEDLE_LEN :] if end < 0 else header[index + _NEEDLE_LEN : end]).strip()
 
 
-def set_cookie(name: str, value: str, *, max_age: int, secure: bool) -> str:
+def set_cookie(name: str, value: str, *, max_age: int, secure: bool, path: str = "/", same_site: str = "Lax") -> str:
     """A Set-Cookie value with the flags every gatekeeper cookie carries."""
-    parts = [f"{name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
+    parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "HttpOnly", f"SameSite={same_site}"]
     if secure:
         parts.append("Secure")
     return "; ".join(parts)

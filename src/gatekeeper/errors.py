@@ -79,6 +79,19 @@ class BadQueryError(GatekeeperError):
     detail = "the query string is not usable"
 
 
+class BadRequestError(GatekeeperError):
+    """A body or parameter an endpoint cannot use; the detail says which and why."""
+
+
+class UnauthorizedError(GatekeeperError):
+    """An operations call without the operations token (or with another)."""
+
+    status = 401
+    reason = "unauthorized"
+    detail = "send Authorization: Bearer <the operations token>"
+    headers = ((b"www-authenticate", b'Bearer realm="gatekeeper-operations"'),)
+
+
 class MethodNotAllowedError(GatekeeperError):
     status = 405
     reason = "method_not_allowed"

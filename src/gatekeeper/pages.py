@@ -90,12 +90,21 @@ def provider_unavailable(retry_url: str) -> str:
     )
 
 
-def signed_out(sign_in_url: str) -> str:
-    return page(
-        "You are signed out",
-        ["Your session on this site has ended. Close this tab, or sign in again."],
-        (sign_in_url, "Sign in again"),
+def signed_out(sign_in_url: str, everywhere_url: str = "", *, everywhere: bool = False) -> str:
+    """After a logout; `everywhere_url` offers to end every other session of the user too (a POST)."""
+    if everywhere:
+        lines = ["You are signed out on every device: every session of yours made before now has ended."]
+    else:
+        lines = ["Your session on this site has ended. Close this tab, or sign in again."]
+    html = page("You are signed out", lines, (sign_in_url, "Sign in again"))
+    if not everywhere_url:
+        return html
+    form = (
+        f'<form method="post" action="{escape(everywhere_url, quote=True)}"><p>Lost a device, or signed in '
+        'somewhere you should not have? <button class="button" type="submit">Sign out of all devices</button>'
+        "</p></form>\n"
     )
+    return html.replace("</main>", form + "</main>", 1)
 
 
 def session_too_large(groups: int) -> str:

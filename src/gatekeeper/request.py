@@ -9,7 +9,7 @@ verdict cache is asked for. The check (check.py) and the endpoints (endpoints.py
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -21,12 +21,15 @@ CHECK = "check"
 FORWARD_AUTH = "forward-auth"  # a route only from Router.route; then a check's style
 ENVOY = "envoy"  # the other style: `<prefix>/check` + the original path and query
 HEALTHZ, READYZ, METRICS = "healthz", "readyz", "metrics"
+STORE_READY, REVOKE_USER = "readyz-store", "revoke-user"  # operations too: never routed publicly
+LOGOUT_EVERYWHERE = "logout-everywhere"
 LOGIN, CALLBACK, LOGOUT = "login", "callback", "logout"
 UNAVAILABLE, SIGNED_OUT = "unavailable", "signed-out"
 NOT_FOUND = ""
 
 MAX_QUERY_LENGTH = 8192
 MAX_QUERY_FIELDS = 50
+MAX_BODY = 4096  # only the operations endpoints read a body, and theirs are tiny
 
 
 class Headers(Protocol):
@@ -62,6 +65,7 @@ class Request:
     headers: Headers
     token: str | None  # the credential the verdict cache is asked for (checks only)
     path_decoded: bool = False  # the server decoded `checked_path` (RSGI): re-encode it to read it raw
+    read_body: Callable[[], Awaitable[bytes]] | None = None  # endpoints only: a check's body is never read
 
     # The checked method and target are read when needed, not for every request: a check answered
     # from the verdict cache needs neither (unless skip-auth paths are configured).
@@ -104,6 +108,13 @@ class Request:
             "authorization" in headers,
         )
 
+    async def body(self) -> bytes:
+        """The request body, at most MAX_BODY bytes; longer is refused."""
+        data = await self.read_body() if self.read_body is not None else b""
+        if len(data) > MAX_BODY:
+            raise errors.BadRequestError(f"the body is over {MAX_BODY} bytes")
+        return data
+
     def params(self) -> dict[str, str]:
         """First value of each query parameter; an absurd query is refused."""
         if len(self.query) > MAX_QUERY_LENGTH:
@@ -125,9 +136,12 @@ class Router:
             "/healthz": HEALTHZ,
             "/readyz": READYZ,
             "/metrics": METRICS,
+            "/readyz/store": STORE_READY,
+            "/revoke-user": REVOKE_USER,
             prefix + "/oidc/login": LOGIN,
             prefix + "/oidc/callback": CALLBACK,
             prefix + "/logout": LOGOUT,
+            prefix + "/logout/everywhere": LOGOUT_EVERYWHERE,
             prefix + "/unavailable": UNAVAILABLE,
             prefix + "/signed-out": SIGNED_OUT,
             self.check_path: CHECK,
@@ -146,7 +160,14 @@ class Router:
 
 
 def build(
-    route: str, method: str, checked_path: str, query: str, headers: Headers, *, decoded: bool = False
+    route: str,
+    method: str,
+    checked_path: str,
+    query: str,
+    headers: Headers,
+    *,
+    decoded: bool = False,
+    read_body: Callable[[], Awaitable[bytes]] | None = None,
 ) -> Request:
     """The request value, once the adapter has found the route and read its server's parts.
 
@@ -158,7 +179,7 @@ def build(
         return Request(CHECK, ENVOY, method, checked_path, query, headers, cache_key(headers), decoded)
     if route == FORWARD_AUTH:
         return Request(CHECK, FORWARD_AUTH, method, "", query, headers, cache_key(headers))
-    return Request(route, "", method, "", query, headers, None)
+    return Request(route, "", method, "", query, headers, None, read_body=read_body)
 
 
 def cache_key(headers: Headers) -> str | None:

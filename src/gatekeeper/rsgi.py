@@ -29,12 +29,12 @@ if TYPE_CHECKING:
     from gatekeeper.app import Gatekeeper
 
 
-def request_of(scope: Any, router: request.Router) -> request.Request:
+def request_of(scope: Any, router: request.Router, proto: Any = None) -> request.Request:
     """The request value of an RSGI scope, its headers object kept as granian gave it."""
     path = scope.path
     route = router.route(path)
     checked = router.checked_path(path) if route == request.CHECK else ""
-    return request.build(route, scope.method, checked, scope.query_string, scope.headers, decoded=True)
+    return request.build(route, scope.method, checked, scope.query_string, scope.headers, decoded=True, read_body=proto)
 
 
 def write(response: Response, proto: Any) -> None:
@@ -56,7 +56,7 @@ class Server:
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         started = perf_counter()
-        req = request_of(scope, self.router)
+        req = request_of(scope, self.router, proto)
         entry = self.cached(req)  # None at once for all but a check: only a check has a token to look up
         if entry is not None:
             proto.response_empty(200, entry.text_headers)

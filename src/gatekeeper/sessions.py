@@ -27,6 +27,7 @@ class Session:
     sub: str
     jti: str
     exp: int
+    iat: int = 0
 
 
 class SessionCodec:
@@ -38,7 +39,9 @@ class SessionCodec:
 
     def issue(self, *, user: str, groups: tuple[str, ...], sub: str, now: float | None = None) -> tuple[str, Session]:
         issued = int(time.time() if now is None else now)
-        session = Session(user=user, groups=groups, sub=sub, jti=secrets.token_urlsafe(16), exp=issued + self.lifetime)
+        session = Session(
+            user=user, groups=groups, sub=sub, jti=secrets.token_urlsafe(16), exp=issued + self.lifetime, iat=issued
+        )
         token = self.signer.sign(
             {"sub": sub, "uid": user, "groups": list(groups), "iat": issued, "exp": session.exp, "jti": session.jti}
         )
@@ -52,4 +55,11 @@ class SessionCodec:
             raise errors.TokenError("invalid", "session lacks a user id or jti")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise errors.TokenError("invalid", "session groups are not a list of strings")
-        return Session(user=user, groups=tuple(groups), sub=str(claims.get("sub", "")), jti=jti, exp=int(claims["exp"]))
+        return Session(
+            user=user,
+            groups=tuple(groups),
+            sub=str(claims.get("sub", "")),
+            jti=jti,
+            exp=int(claims["exp"]),
+            iat=int(claims["iat"]),
+        )

@@ -30,6 +30,7 @@ class Verified:
     revocation_key: str
     headers: list[Header]
     user: str
+    issued_at: float = 0.0
     text_headers: list[tuple[str, str]] = field(init=False)  # the same, as RSGI wants them
 
     def __post_init__(self) -> None:
@@ -57,6 +58,11 @@ class VerifiedCache:
 
     def discard(self, token: str) -> None:
         self._entries.pop(token, None)
+
+    def discard_user(self, user: str) -> None:
+        """Forget a user's verdicts, so their next request is verified again (after a revoke-user)."""
+        for key in [k for k, v in self._entries.items() if v.user == user]:
+            del self._entries[key]
 
     def purge(self, now: float) -> None:
         for key in [k for k, v in self._entries.items() if v.exp <= now]:

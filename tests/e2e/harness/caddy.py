@@ -194,7 +194,12 @@ def _rewrite_handler(route: Route) -> list[dict[str, Any]]:
 
 
 def _proxy(upstream: str, timeout_ms: int | None = None, **extra: Any) -> dict[str, Any]:
-    handler: dict[str, Any] = {"handler": "reverse_proxy", "upstreams": [{"dial": upstream}], **extra}
+    """`upstream` may name several addresses (one service, several units): then round robin, as a
+    Kubernetes Service spreads connections over its pods."""
+    dials = upstream.split()
+    handler: dict[str, Any] = {"handler": "reverse_proxy", "upstreams": [{"dial": d} for d in dials], **extra}
+    if len(dials) > 1:
+        handler["load_balancing"] = {"selection_policy": {"policy": "round_robin"}}
     if timeout_ms:
         handler["transport"] = {"protocol": "http", "response_header_timeout": f"{timeout_ms}ms"}
     return handler
@@ -408,6 +413,7 @@ def forward_auth_caddyfile(
         if not route.bypass_auth and auth is not None:
             lines += [
                 f"\t\t\tforward_auth {dial(auth.service, services)} {{",
+                "\t\t\t\tlb_policy round_robin",
                 f"\t\t\t\turi {check_uri}",
                 f"\t\t\t\tcopy_headers {copy}",
                 "\t\t\t}",

@@ -87,6 +87,8 @@ class Stack:
         charm_config: dict[str, Any],
         gateway_mode: str = "ambassador",
         gateway_port: int | None = None,
+        units: int = 1,
+        unit_env: dict[str, str] | None = None,
     ):
         if gateway_mode not in GATEWAY_MODES:
             raise StackError(f"gateway_mode must be one of {GATEWAY_MODES}, not {gateway_mode!r}")
@@ -95,6 +97,9 @@ class Stack:
         self.log_dir = root / "logs"
         self.gateway_mode = gateway_mode
         self.ports = Ports() if gateway_port is None else Ports(gateway=gateway_port)
+        # Unit 0 is `gatekeeper` on ports.gatekeeper, as with one unit; the others are `gatekeeper-<n>`.
+        self.unit_ports = [self.ports.gatekeeper, *(free_port() for _ in range(units - 1))]
+        self.unit_env = dict(unit_env or {})  # what the charm renders from relations (GATEKEEPER_REDIS_URL)
         self.public_url = f"http://127.0.0.1:{self.ports.gateway}"
         self.runner = CharmRunner(root / "charm")
         self.processes = ProcessGroup(self.log_dir)
@@ -153,6 +158,14 @@ class Stack:
     def gatekeeper_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.gatekeeper}"
 
+    def unit_url(self, unit: int) -> str:
+        """One unit's gatekeeper, directly (the operations listener, or a check aimed at that unit)."""
+        return f"http://127.0.0.1:{self.unit_ports[unit]}"
+
+    @staticmethod
+    def unit_process(unit: int) -> str:
+        return "gatekeeper" if unit == 0 else f"gatekeeper-{unit}"
+
     @property
     def provider_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.provider}{urlsplit(self.issuer).path}"
@@ -181,7 +194,8 @@ class Stack:
             self.outputs = self.runner.render(self.charm_config)
             self._start_upstream()
             self.start_provider()
-            self.start_gatekeeper()
+            for unit in range(len(self.unit_ports)):
+                self.start_gatekeeper(unit=unit)
             self._start_gateway()
         except BaseException:
             self.stop()
@@ -211,8 +225,9 @@ class Stack:
             self.start_provider()
             done.provider = True
         if (new.gatekeeper_environment, new.gatekeeper_command) != (old.gatekeeper_environment, old.gatekeeper_command):
-            self.stop_gatekeeper()
-            self.start_gatekeeper()
+            for unit in range(len(self.unit_ports)):
+                self.stop_gatekeeper(unit)
+                self.start_gatekeeper(unit=unit)
             done.gatekeeper = True
         if new.resources != old.resources:
             self._load_gateway_config()
@@ -267,19 +282,25 @@ class Stack:
     def stop_provider(self) -> None:
         self.processes.stop("provider")
 
-    def gatekeeper_environment(self) -> dict[str, str]:
-        """The Pebble layer's environment with the pod's ports mapped to this machine's."""
-        env = dict(self.env)
+    def gatekeeper_environment(self, unit: int = 0) -> dict[str, str]:
+        """The Pebble layer's environment with the pod's ports mapped to this machine's.
+
+        Each unit is its own pod: its own port and its own container filesystem (revocations file).
+        """
+        env = {**self.env, **self.unit_env}
         env["GATEKEEPER_HOST"] = "127.0.0.1"
-        env["GATEKEEPER_PORT"] = str(self.ports.gatekeeper)
+        env["GATEKEEPER_PORT"] = str(self.unit_ports[unit])
         if env.get("GATEKEEPER_REVOCATIONS_FILE"):  # a path in the container: map it into this stack
-            env["GATEKEEPER_REVOCATIONS_FILE"] = str(self.root / "gatekeeper-state" / "revocations")
+            state = "gatekeeper-state" if unit == 0 else f"gatekeeper-state-{unit}"
+            env["GATEKEEPER_REVOCATIONS_FILE"] = str(self.root / state / "revocations")
         provider = urlsplit(env.get("GATEKEEPER_PROVIDER_URL", self.issuer))
         if provider.hostname in ("127.0.0.1", "localhost") and provider.port == DEX_WEB_PORT:
             env["GATEKEEPER_PROVIDER_URL"] = urlunsplit(provider._replace(netloc=f"127.0.0.1:{self.ports.provider}"))
         return env
 
-    def start_gatekeeper(self, *, wait_ready: bool = True, extra_env: dict[str, str] | None = None) -> ManagedProcess:
+    def start_gatekeeper(
+        self, *, wait_ready: bool = True, extra_env: dict[str, str] | None = None, unit: int = 0
+    ) -> ManagedProcess:
         """`python3 -m gatekeeper` as the layer says, with this venv's python and src/ on the path.
 
         `extra_env` adds what only tests set (GATEKEEPER_TEST_CLOCK_OFFSET); the charm never does.
@@ -292,29 +313,29 @@ class Stack:
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(REPO / "src"),
             "PYTHONUNBUFFERED": "1",
-            **self.gatekeeper_environment(),
+            **self.gatekeeper_environment(unit),
             **(extra_env or {}),
         }
+        url = self.unit_url(unit)
         process = self.processes.start(
-            "gatekeeper",
+            self.unit_process(unit),
             argv,
             env=env,
             cwd=self.root,
-            ready=http_ready(f"{self.gatekeeper_url}/healthz"),
+            ready=http_ready(f"{url}/healthz"),
             ready_what="/healthz",
         )
         if wait_ready:
-            wait_until(
-                http_ready(f"{self.gatekeeper_url}/readyz"), timeout=20, what="gatekeeper /readyz", process=process
-            )
+            wait_until(http_ready(f"{url}/readyz"), timeout=20, what="gatekeeper /readyz", process=process)
         return process
 
-    def stop_gatekeeper(self) -> None:
-        self.processes.stop("gatekeeper")
+    def stop_gatekeeper(self, unit: int = 0) -> None:
+        self.processes.stop(self.unit_process(unit))
 
     def _services(self) -> dict[str, str]:
         """Ambassador service names (from the rendered resources) -> local processes, by pod port."""
-        local = {DEX_WEB_PORT: self.ports.provider, GATEKEEPER_PORT: self.ports.gatekeeper}
+        units = " ".join(f"127.0.0.1:{port}" for port in self.unit_ports)
+        local = {DEX_WEB_PORT: f"127.0.0.1:{self.ports.provider}", GATEKEEPER_PORT: units}
         services = {UPSTREAM_SERVICE: f"127.0.0.1:{self.ports.upstream}"}
         assert self.outputs is not None
         for resource in self.outputs.resources:
@@ -328,7 +349,7 @@ class Stack:
                             f"{resource['metadata']['name']}: {key} {spec[key]!r} is on port {port},"
                             f" where no dex-auth workload listens ({sorted(local)})"
                         )
-                    services[name] = f"127.0.0.1:{local[port]}"
+                    services[name] = local[port]
         return services
 
     def gateway_config(self) -> tuple[str, str]:
