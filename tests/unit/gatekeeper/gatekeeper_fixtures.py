@@ -256,7 +256,9 @@ class Reply:
         return {line.split("=", 1)[0] for line in self.all("set-cookie") if "Max-Age=0" in line}
 
 
-async def asgi(app: Any, method: str, target: str, headers: list[tuple[str, str]] | dict[str, str] = ()) -> Reply:
+async def asgi(
+    app: Any, method: str, target: str, headers: list[tuple[str, str]] | dict[str, str] = (), body: bytes = b""
+) -> Reply:
     raw_path, _, query = target.partition("?")
     items = headers.items() if isinstance(headers, dict) else headers
     scope = {
@@ -276,7 +278,7 @@ async def asgi(app: Any, method: str, target: str, headers: list[tuple[str, str]
     messages: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         messages.append(message)
