@@ -146,30 +146,37 @@ class RevocationStore:
             self.revocations.revoke_user(user, when, now)
 
     async def _write_missing(self, client: Any) -> None:
-        """Everything this worker holds goes to Redis (ZADD GT keeps the later time of two)."""
+        """Everything this worker holds goes to Redis (NX keeps a revocation once; GT the later time):
+        what was pending is in it, so pending is done once the whole write is."""
+        waiting = len(self._pending)
         entries = [Revoked(k, u) for k, u in self.revocations.items()]
         entries += [Revoked("", nb, user) for user, nb in self.revocations.not_before.items()]
-        self._pending = entries + self._pending
-        await self._flush(client)
+        for start in range(0, len(entries), WRITE_CHUNK):
+            await self._write(client, entries[start : start + WRITE_CHUNK])
+        del self._pending[:waiting]
 
     async def _flush(self, client: Any) -> None:
-        now = time()
         while self._pending:
             chunk = self._pending[:WRITE_CHUNK]
-            async with client.pipeline(transaction=False) as pipe:
-                for entry in chunk:
-                    if entry.user:
-                        pipe.zadd(self.users_set, {entry.user: entry.until}, gt=True, ch=True)
-                    else:
-                        pipe.zadd(self.revoked_set, {entry.key: entry.until}, nx=True)
-                added = await pipe.execute()
-                new = [entry for entry, count in zip(chunk, added, strict=True) if count]
-                for entry in new:
-                    pipe.publish(self.channel, _message(entry))
-                pipe.zremrangebyscore(self.revoked_set, "-inf", now)
-                pipe.zremrangebyscore(self.users_set, "-inf", now - USER_REVOCATION_KEPT)
-                await pipe.execute()
+            await self._write(client, chunk)
             del self._pending[: len(chunk)]
+
+    async def _write(self, client: Any, chunk: list[Revoked]) -> None:
+        """Add each entry, publish the ones Redis did not have, and cut what has expired."""
+        now = time()
+        async with client.pipeline(transaction=False) as pipe:
+            for entry in chunk:
+                if entry.user:
+                    pipe.zadd(self.users_set, {entry.user: entry.until}, gt=True, ch=True)
+                else:
+                    pipe.zadd(self.revoked_set, {entry.key: entry.until}, nx=True)
+            added = await pipe.execute()
+            for entry, count in zip(chunk, added, strict=True):
+                if count:
+                    pipe.publish(self.channel, _message(entry))
+            pipe.zremrangebyscore(self.revoked_set, "-inf", now)
+            pipe.zremrangebyscore(self.users_set, "-inf", now - USER_REVOCATION_KEPT)
+            await pipe.execute()
 
     def _apply(self, data: Any) -> None:
         """One message from another worker (or our own, already known: then nothing changes)."""
