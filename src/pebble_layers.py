@@ -58,6 +58,9 @@ def gatekeeper_environment(settings: settings_module.Settings, client_secret: st
         "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
         "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
         "GATEKEEPER_REVOCATIONS_FILE": GATEKEEPER_REVOCATIONS_FILE,
+        # Not fed by the charm yet (issue 13: the redis relation, redis-url, the operations token).
+        "GATEKEEPER_REDIS_URL": "",
+        "GATEKEEPER_OPERATIONS_TOKEN": "",
     }
 
 
