@@ -98,7 +98,7 @@ class Gatekeeper:
 
     def _jobs(self) -> list[Coroutine[Any, Any, None]]:
         """What runs beside the requests: discovery, upkeep, and following the shared store."""
-        jobs = [self.provider.run(), self._maintain()]
+        jobs: list[Coroutine[Any, Any, None]] = [self.provider.run(), self._maintain()]
         if self.auth.store is not None:
             jobs.append(self.auth.store.run())
         return jobs
