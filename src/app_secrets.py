@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 
 PEER = "dex-auth-peers"
 # Labels of the charm's own Juju secrets (ruff's S105 takes the names for passwords).
-GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys, retired-keys
+GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys, retired-keys, operations-token
 RETIRED_KEYS = "retired-keys"  # JSON: kid -> when that session key stopped signing
+OPERATIONS_TOKEN = "operations-token"  # noqa: S105 - a key name; what revoke-user sends the gatekeeper
 PASSWORD = "static-password"  # noqa: S105 - keys: hash, source, and password when generated
 LAST_GOOD = "last-good-config"  # keys: options (JSON of the options that rendered)
 _DESCRIPTIONS = {
@@ -133,8 +134,11 @@ class AppSecrets:
             content = {
                 "client-secret": (content or {}).get("client-secret") or credentials.new_client_secret(),
                 "session-keys": str(credentials.new_session_key()),
+                OPERATIONS_TOKEN: (content or {}).get(OPERATIONS_TOKEN) or credentials.new_operations_token(),
             }
             self._store(GATEKEEPER, content)
+        elif not content.get(OPERATIONS_TOKEN):  # made before revoke-user existed
+            self._store(GATEKEEPER, {**content, OPERATIONS_TOKEN: credentials.new_operations_token()})
         else:
             self._share_id(GATEKEEPER)
         if settings is not None and settings.static_user_wanted:
@@ -163,7 +167,16 @@ class AppSecrets:
         if gatekeeper is None or not gatekeeper.get("client-secret") or not _valid_keys(gatekeeper.get("session-keys")):
             return None
         password_hash = (self.content(PASSWORD) or {}).get("hash") or None
-        return rendering.SharedSecrets(gatekeeper["client-secret"], gatekeeper["session-keys"], password_hash)
+        return rendering.SharedSecrets(
+            gatekeeper["client-secret"],
+            gatekeeper["session-keys"],
+            password_hash,
+            operations_token=gatekeeper.get(OPERATIONS_TOKEN, ""),
+        )
+
+    def operations_token(self) -> str | None:
+        """What the gatekeeper asks of revoke-user; None until the leader has made it."""
+        return (self.content(GATEKEEPER) or {}).get(OPERATIONS_TOKEN) or None
 
     def generated_password(self) -> str | None:
         """The static user's password when the charm made it; a configured one is never kept."""

@@ -17,7 +17,9 @@ import app_secrets
 import connector_probe
 import errors
 import oidc_clients
+import operations_client
 import pebble_layers
+import redis_relation
 import rendering
 import settings
 import workloads
@@ -57,6 +59,9 @@ class DexAuthCharm(ops.CharmBase):
             on.oidc_client_relation_broken,
             on.dex_oidc_config_relation_created,
             on.dex_oidc_config_relation_changed,
+            on.redis_relation_changed,
+            on.redis_relation_departed,
+            on.redis_relation_broken,
         ):
             framework.observe(event, self._reconcile)
         framework.observe(on.secret_remove, self._on_secret_gone)
@@ -65,6 +70,7 @@ class DexAuthCharm(ops.CharmBase):
         framework.observe(on.show_static_password_action, self._on_show_static_password)
         framework.observe(on.rotate_session_key_action, self._on_rotate_session_key)
         framework.observe(on.show_ambassador_resources_action, self._on_show_ambassador_resources)
+        framework.observe(on.revoke_user_action, self._on_revoke_user)
 
     # --- reconcile -------------------------------------------------------------------------
 
@@ -100,6 +106,7 @@ class DexAuthCharm(ops.CharmBase):
             secrets=self.app_secrets.shared(),
             oidc_clients=self.oidc_clients.static_clients(),
             resolve=lambda uri, key: app_secrets.granted_value(self.model, uri, key),
+            related_redis_url=redis.url if (redis := redis_relation.related_address(self.model)) else "",
         )
 
     def _render(self) -> rendering.Rendered | errors.DexAuthError:
@@ -141,7 +148,18 @@ class DexAuthCharm(ops.CharmBase):
             failures = self.workloads.connector_failures(outcome)
             if failures:
                 event.add_status(ops.BlockedStatus(connector_probe.status_message(failures)))
+            event.add_status(self._sharing_status(outcome))
         event.add_status(ops.ActiveStatus())
+
+    def _sharing_status(self, outcome: rendering.Rendered) -> ops.StatusBase:
+        """Active either way; the message says when a logout does not hold on every unit."""
+        if outcome.shares_logouts:
+            return self.workloads.store_status()
+        if self.model.get_relation(redis_relation.ENDPOINT) is not None:
+            return ops.ActiveStatus("redis is related but has given no usable address; logouts are per unit")
+        if self.app.planned_units() > 1:
+            return ops.ActiveStatus("logouts are per unit: relate to redis or set redis-url")
+        return ops.ActiveStatus()
 
     # --- actions and secret events -----------------------------------------------------------
 
@@ -190,6 +208,20 @@ class DexAuthCharm(ops.CharmBase):
             return
         resources = rendering.resources_yaml(self.app.name, self.model.name, str(version), userid, groups)
         event.set_results({"resources": resources})
+
+    def _on_revoke_user(self, event: ops.ActionEvent) -> None:
+        user = str(event.params["user"])
+        token = self.app_secrets.operations_token()
+        if token is None:
+            event.fail("the operations token does not exist yet; try again once the leader has settled")
+            return
+        try:
+            revoked = operations_client.revoke_user(user, token)
+        except operations_client.OperationsError as err:
+            event.fail(str(err))
+            return
+        logger.info("revoke-user: credentials of %r issued until %s are refused", user, revoked.not_before)
+        event.set_results(revoked.results())
 
     def _on_secret_gone(self, event: ops.SecretRemoveEvent | ops.SecretExpiredEvent) -> None:
         """Drop a revision nobody tracks (or that expired); it may be gone already.

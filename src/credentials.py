@@ -34,6 +34,11 @@ def new_client_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_operations_token() -> str:
+    """What the revoke-user action shows the gatekeeper's operations endpoint (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
 def new_password() -> str:
     return secrets.token_urlsafe(18)
 

@@ -34,6 +34,8 @@ DEX_WEB_PORT = 5556
 DEX_LOCAL_ISSUER = f"http://127.0.0.1:{DEX_WEB_PORT}/dex"
 DEX_READY_CHECK = "dex-ready"
 GATEKEEPER_READY_CHECK = "gatekeeper-ready"
+GATEKEEPER_STORE_CHECK = "gatekeeper-store"
+GATEKEEPER_LOCAL_URL = f"http://localhost:{GATEKEEPER_PORT}"  # the pod's containers share one network
 
 
 def config_hash(text: str, files: Mapping[str, str] | None = None) -> str:
@@ -43,8 +45,15 @@ def config_hash(text: str, files: Mapping[str, str] | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
-def gatekeeper_environment(settings: settings_module.Settings, client_secret: str, session_keys: str) -> dict[str, str]:
-    """The options' variables (settings.py declares which), and those the charm fixes."""
+def gatekeeper_environment(
+    settings: settings_module.Settings,
+    client_secret: str,
+    session_keys: str,
+    *,
+    redis_url: str = "",
+    operations_token: str = "",
+) -> dict[str, str]:
+    """The options' variables (settings.py declares which), and those the charm fixes or relates."""
     return {
         **settings_module.gatekeeper_variables(settings),
         "GATEKEEPER_ISSUER_URL": settings.issuer_url,
@@ -58,17 +67,19 @@ def gatekeeper_environment(settings: settings_module.Settings, client_secret: st
         "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
         "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
         "GATEKEEPER_REVOCATIONS_FILE": GATEKEEPER_REVOCATIONS_FILE,
-        # Not fed by the charm yet (issue 13: the redis relation, redis-url, the operations token).
-        "GATEKEEPER_REDIS_URL": "",
-        "GATEKEEPER_OPERATIONS_TOKEN": "",
+        "GATEKEEPER_REDIS_URL": redis_url,
+        "GATEKEEPER_OPERATIONS_TOKEN": operations_token,
     }
 
 
-def _http_check(level: str, url: str) -> dict[str, Any]:
-    """Every check alike: a failure counts after 3 misses 10 s apart, so a slow start is no failure."""
+def _http_check(level: str | None, url: str) -> dict[str, Any]:
+    """Every check alike: a failure counts after 3 misses 10 s apart, so a slow start is no failure.
+
+    A check without a level only reports: it makes a service neither unready nor restarted.
+    """
     return {
         "override": "replace",
-        "level": level,
+        **({"level": level} if level else {}),
         "period": "10s",
         "timeout": "3s",
         "threshold": 3,
@@ -91,8 +102,18 @@ def _service(name: str, summary: str, command: str, environment: dict[str, str])
 
 
 def gatekeeper_layer(environment: dict[str, str]) -> dict[str, Any]:
-    """Ready (/readyz) only once it has Dex's discovery document and keys."""
-    base = f"http://localhost:{GATEKEEPER_PORT}"
+    """Ready (/readyz) only once it has Dex's discovery document and keys.
+
+    `gatekeeper-store` fails while a configured Redis is away, for the unit status; it has no
+    level, since a gatekeeper without Redis keeps serving. It is there without Redis too (and
+    passes), because a layer combined into the plan cannot take a check out again.
+    """
+    base = GATEKEEPER_LOCAL_URL
+    checks = {
+        "gatekeeper-alive": _http_check("alive", f"{base}/healthz"),
+        GATEKEEPER_READY_CHECK: _http_check("ready", f"{base}/readyz"),
+        GATEKEEPER_STORE_CHECK: _http_check(None, f"{base}/readyz/store"),
+    }
     return {
         "summary": "dex-auth gatekeeper",
         "services": {
@@ -100,10 +121,7 @@ def gatekeeper_layer(environment: dict[str, str]) -> dict[str, Any]:
                 "gatekeeper", "authentication service for the gateway", GATEKEEPER_COMMAND, environment
             )
         },
-        "checks": {
-            "gatekeeper-alive": _http_check("alive", f"{base}/healthz"),
-            GATEKEEPER_READY_CHECK: _http_check("ready", f"{base}/readyz"),
-        },
+        "checks": checks,
     }
 
 

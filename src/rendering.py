@@ -20,6 +20,7 @@ import errors
 import pebble_layers
 import settings as settings_module
 from gatekeeper import config as gatekeeper_config
+from gatekeeper import rules as gatekeeper_rules
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class SharedSecrets:
     client_secret: str
     session_keys: str
     static_password_hash: str | None = None
+    operations_token: str = ""  # what the revoke-user action shows the gatekeeper
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Context:
 
     `secrets` is None until the leader has made them. A unit waits for the static user's
     password hash too (`wait_for_password_hash`); the harness may render without the user.
+    `related_redis_url` is what the redis relation gives; the redis-url option wins over it.
     """
 
     app_name: str
@@ -45,6 +48,7 @@ class Context:
     oidc_clients: Sequence[dex_config.StaticClient] = ()
     resolve: connectors_module.SecretResolver | None = None
     wait_for_password_hash: bool = True
+    related_redis_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ class Rendered:
     @property
     def gatekeeper_environment(self) -> dict[str, str]:
         return dict(self.gatekeeper_layer["services"]["gatekeeper"]["environment"])
+
+    @property
+    def shares_logouts(self) -> bool:
+        """With Redis, a logout or revoke-user on one unit holds on every unit."""
+        return bool(self.gatekeeper_environment.get("GATEKEEPER_REDIS_URL"))
 
     @property
     def files(self) -> dict[str, str]:
@@ -94,6 +103,26 @@ def _check_gatekeeper_environment(environment: Mapping[str, str]) -> None:
         if option is None:  # a variable the charm fixes: a bug here, not a bad option
             raise
         raise settings_module.SettingsError(option, f"the gatekeeper would refuse it: {err}") from None
+
+
+def _redis_url(settings: settings_module.Settings, context: Context) -> str:
+    """The redis-url secret's value when the option is set, else the relation's; never quoted."""
+    reference = settings.redis_url_secret
+    if not reference:
+        return context.related_redis_url
+    if context.resolve is None:
+        raise settings_module.SettingsError("redis-url", "refers to a Juju secret, which cannot be read here")
+    match = connectors_module.SECRET_REFERENCE.match(reference)
+    if match is None:  # the option's own rule refuses this first
+        raise settings_module.SettingsError("redis-url", "is not a Juju secret reference")
+    try:
+        value = context.resolve(match["uri"], match["key"])
+    except connectors_module.SecretLookupError as err:
+        raise settings_module.SettingsError("redis-url", str(err)) from None
+    try:
+        return gatekeeper_rules.redis_url(value)
+    except gatekeeper_rules.InvalidValue as err:
+        raise settings_module.SettingsError("redis-url", f"the secret's value {err.problem}") from None
 
 
 def resources_yaml(app_name: str, namespace: str, api_version: str, userid_header: str, groups_header: str) -> str:
@@ -137,7 +166,13 @@ def _render_settings(
 ) -> Rendered:
     placed, dex_files = connectors_module.place_files(connectors, pebble_layers.DEX_FILES_DIR)
     dex_text = _dex_config_text(settings, placed, secrets, context.oidc_clients)
-    environment = pebble_layers.gatekeeper_environment(settings, secrets.client_secret, secrets.session_keys)
+    environment = pebble_layers.gatekeeper_environment(
+        settings,
+        secrets.client_secret,
+        secrets.session_keys,
+        redis_url=_redis_url(settings, context),
+        operations_token=secrets.operations_token,
+    )
     _check_gatekeeper_environment(environment)
     routes = ambassador.AmbassadorSettings(
         context.app_name,
@@ -182,7 +217,16 @@ def render_from_config(
     namespace: str = "kubeflow",
     oidc_clients: Sequence[dex_config.StaticClient] = (),
     resolve: connectors_module.SecretResolver | None = None,
+    related_redis_url: str = "",
 ) -> Rendered:
     """The harness's path: `render` with the secrets given, the static user left out without a hash."""
-    context = Context(app_name, namespace, secrets, tuple(oidc_clients), resolve, wait_for_password_hash=False)
+    context = Context(
+        app_name,
+        namespace,
+        secrets,
+        tuple(oidc_clients),
+        resolve,
+        wait_for_password_hash=False,
+        related_redis_url=related_redis_url,
+    )
     return render(config, context)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import connectors
 import errors
 from gatekeeper import rules
 
@@ -93,6 +94,18 @@ def _path_or_root(value: str) -> str:
     return value.strip() or "/"
 
 
+def _secret_reference_or_empty(value: str) -> str:
+    """A Redis URL may carry a password, so the option only ever holds where to read it."""
+    value = value.strip()
+    if value and not connectors.SECRET_REFERENCE.match(value):
+        raise rules.InvalidValue(
+            "must be a Juju secret reference, secret:<id> or secret:<id>/<key>, to a secret that holds "
+            "the URL (juju add-secret redis url=redis://..., then juju grant-secret redis <app>); "
+            "the value itself is not shown"
+        )
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The checked config, minus the connectors themselves (connectors.py reads those)."""
@@ -122,6 +135,7 @@ class Settings:
     gatekeeper_workers: int = _declare(
         "gatekeeper-workers", 1, rules.whole_number(1, MAX_GATEKEEPER_WORKERS), "GATEKEEPER_WORKERS"
     )
+    redis_url_secret: str = _declare("redis-url", "", _secret_reference_or_empty)
 
     @property
     def issuer_url(self) -> str:

@@ -102,3 +102,17 @@ def gatekeeper_status(check: CheckReport) -> WorkloadStatus:
     if check.successes == 0:
         return WorkloadStatus("waiting", "gatekeeper is starting")
     return WorkloadStatus("active", "")
+
+
+def store_status(check: CheckReport) -> WorkloadStatus:
+    """The gatekeeper keeps serving without Redis; the unit says so and why, and stays active.
+
+    Its `/readyz/store` answers "revocation store unreachable: <reason>" (gatekeeper/operations.py),
+    a reason made of fixed phrases that never carry the URL or the password.
+    """
+    if check.up:
+        return WorkloadStatus("active", "")
+    reason = failure_reason(check.last_log)
+    head, _, body = reason.partition("; ")
+    reason = (body or head).removeprefix("revocation store unreachable: ") or "its check fails"
+    return WorkloadStatus("active", f"degraded: {reason}; logouts stay on this unit until Redis answers")

@@ -81,6 +81,21 @@ def _last_check_log(container: ops.Container, info: ops.pebble.CheckInfo) -> str
     return lines[-1] if lines else ""
 
 
+def _check_report(container: ops.Container, name: str) -> workload_status.CheckReport | None:
+    info = container.get_checks(name).get(name)
+    if info is None:
+        return None
+    up = info.status == ops.pebble.CheckStatus.UP
+    return workload_status.CheckReport(
+        name=name,
+        up=up,
+        failures=info.failures,
+        threshold=info.threshold,
+        successes=info.successes,
+        last_log="" if up else _last_check_log(container, info),
+    )
+
+
 def _run_probe(container: ops.Container, dex_config_text: str) -> list[connector_probe.ConnectorFailure]:
     """Dex once more with the same connectors and no listener (connector_probe.py); it exits 1."""
     _push_private(container, connector_probe.PROBE_CONFIG_PATH, connector_probe.probe_config(dex_config_text))
@@ -191,20 +206,20 @@ class Workloads:
             return ops.WaitingStatus(f"waiting for a valid config to start {name}")
         if not service.is_running():
             return ops.MaintenanceStatus(f"{name} is not running yet")
-        check_name = READY_CHECKS[name]
-        info = container.get_checks(check_name).get(check_name)
-        if info is None:
+        report = _check_report(container, READY_CHECKS[name])
+        if report is None:
             return ops.WaitingStatus(f"{name} is starting")
-        report = workload_status.CheckReport(
-            name=check_name,
-            up=info.status == ops.pebble.CheckStatus.UP,
-            failures=info.failures,
-            threshold=info.threshold,
-            successes=info.successes,
-            last_log="" if info.status == ops.pebble.CheckStatus.UP else _last_check_log(container, info),
-        )
         if name == "dex":
             verdict = workload_status.dex_status(report, app_name)
         else:
             verdict = workload_status.gatekeeper_status(report)
+        return status_of(verdict.level, verdict.message)
+
+    def store_status(self) -> ops.StatusBase:
+        """Whether the gatekeeper reaches Redis; only asked when the charm gave it one."""
+        container = self._container("gatekeeper")
+        report = _check_report(container, pebble_layers.GATEKEEPER_STORE_CHECK) if container else None
+        if report is None:
+            return ops.ActiveStatus()
+        verdict = workload_status.store_status(report)
         return status_of(verdict.level, verdict.message)

@@ -66,7 +66,12 @@ def test_the_pure_path_renders_what_the_charm_pushed(ctx, tmp_path):
     password = secret_by_label(out, "static-password").latest_content
     rendered = render_from_config(
         {"public-url": PUBLIC_URL, **config},
-        secrets=SharedSecrets(gatekeeper["client-secret"], gatekeeper["session-keys"], password["hash"]),
+        secrets=SharedSecrets(
+            gatekeeper["client-secret"],
+            gatekeeper["session-keys"],
+            password["hash"],
+            operations_token=gatekeeper["operations-token"],
+        ),
         app_name="dex-auth",
         namespace="kubeflow",
     )

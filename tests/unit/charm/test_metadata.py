@@ -80,7 +80,8 @@ def check_actions(actions: dict) -> None:
 def test_actions():
     actions = load("actions.yaml")
     check_actions(actions)
-    assert set(actions) == {"show-static-password", "rotate-session-key", "show-ambassador-resources"}
+    assert set(actions) == {"show-static-password", "rotate-session-key", "show-ambassador-resources", "revoke-user"}
+    assert actions["revoke-user"]["required"] == ["user"]
     assert linters.JujuActions().run(ROOT) == linters.JujuActions.Result.OK
 
 
@@ -90,6 +91,8 @@ def test_metadata_model():
     assert metadata.resources["dex-image"]["upstream-source"] == "ghcr.io/dexidp/dex:v2.45.1"
     assert set(metadata.resources) == {"dex-image", "gatekeeper-image"}
     assert metadata.requires["ambassador"]["interface"] == "ambassador-routes"
+    # The interface name redis-k8s provides (its metadata.yaml); optional, one Redis at most.
+    assert metadata.requires["redis"] == {"interface": "redis", "limit": 1, "optional": True}
     assert metadata.peers and metadata.provides
 
 
