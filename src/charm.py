@@ -140,16 +140,16 @@ class DexAuthCharm(ops.CharmBase):
         outcome = self._render()
         if isinstance(outcome, errors.DexAuthError):
             event.add_status(workloads.status_of(outcome.status_level, outcome.status_message))
+        if isinstance(outcome, rendering.Rendered):
+            # Of equal levels the first added shows: this active message goes before the plain ones.
+            event.add_status(self._sharing_status(outcome))
+            failures = self.workloads.connector_failures(outcome)
+            if failures:
+                event.add_status(ops.BlockedStatus(connector_probe.status_message(failures)))
         for problem in self.workloads.problems:
             event.add_status(problem)
         for name in workloads.CONTAINERS:
             event.add_status(self.workloads.status(name, self.app.name))
-        if isinstance(outcome, rendering.Rendered):
-            failures = self.workloads.connector_failures(outcome)
-            if failures:
-                event.add_status(ops.BlockedStatus(connector_probe.status_message(failures)))
-            event.add_status(self._sharing_status(outcome))
-        event.add_status(ops.ActiveStatus())
 
     def _sharing_status(self, outcome: rendering.Rendered) -> ops.StatusBase:
         """Active either way; the message says when a logout does not hold on every unit."""

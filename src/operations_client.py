@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import pebble_layers
 
 TIMEOUT_SECONDS = 5.0
+GATEKEEPER_URL = pebble_layers.GATEKEEPER_LOCAL_URL
 
 
 class OperationsError(Exception):
@@ -57,12 +58,10 @@ def _refusal(err: urllib.error.HTTPError) -> OperationsError:
     return OperationsError(f"the gatekeeper answered HTTP {err.code}{': ' + reason if reason else ''}")
 
 
-def revoke_user(
-    user: str, token: str, base_url: str = pebble_layers.GATEKEEPER_LOCAL_URL, timeout: float = TIMEOUT_SECONDS
-) -> RevokedUser:
+def revoke_user(user: str, token: str, base_url: str | None = None, timeout: float = TIMEOUT_SECONDS) -> RevokedUser:
     """Ask this unit's gatekeeper to refuse every credential `user` holds; it shares it with Redis."""
     call = urllib.request.Request(  # noqa: S310 - a fixed http URL to the pod's own gatekeeper
-        f"{base_url}/revoke-user",
+        f"{base_url or GATEKEEPER_URL}/revoke-user",
         data=json.dumps({"user": user}).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         method="POST",

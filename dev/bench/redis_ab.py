@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         stack = Stack(Path(tmp) / "stack", base_config(**{"log-level": "info"}), units=2)
         redis = RedisServer(stack.processes, Path(tmp) / "redis", password=secrets.token_urlsafe(16))
         redis.start()
-        stack.unit_env = {"GATEKEEPER_REDIS_URL": redis.url}
+        stack.runner.related_redis = redis.relation_data
         try:
             stack.start()
             preload(redis.url, stack, args.revoked)

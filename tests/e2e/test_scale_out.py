@@ -19,13 +19,13 @@ from harness.configs import base_config
 from harness.redis_server import RedisServer
 from harness.stack import Stack
 
+import operations_client
 from gatekeeper.config import parse_session_keys
 from gatekeeper.sessions import SessionCodec
 
 UNITS = 3
 LOGOUTS = 50
 PROPAGATION_LIMIT = 1.0
-OPERATIONS_TOKEN = "ops-" + secrets.token_urlsafe(32)
 REDIS_PASSWORD = "redis-" + secrets.token_urlsafe(16)
 
 
@@ -34,10 +34,11 @@ def units(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Red
     root = tmp_path_factory.mktemp("scale-out")
     stack = Stack(root / "stack", base_config(), units=UNITS)
     redis = RedisServer(stack.processes, root / "redis", password=REDIS_PASSWORD)
-    stack.unit_env = {"GATEKEEPER_REDIS_URL": redis.url, "GATEKEEPER_OPERATIONS_TOKEN": OPERATIONS_TOKEN}
+    stack.runner.related_redis = redis.relation_data  # the charm renders the URL from the relation
     redis.start()
     try:
         stack.start()
+        assert stack.env["GATEKEEPER_REDIS_URL"] == f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis.port}"
         wait_connected(stack, range(UNITS))
         yield stack, redis
     finally:
@@ -122,13 +123,14 @@ def until_refused(probes: list[Callable[[], int]], limit: float = 5.0) -> float:
     return time.monotonic() - started if not pending else float("inf")
 
 
-def revoke_user(stack: Stack, unit: int, user: str, token: str = OPERATIONS_TOKEN) -> requests.Response:
-    return requests.post(
-        stack.unit_url(unit) + "/revoke-user",
-        json={"user": user},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=5,
-    )
+def operations_token(stack: Stack) -> str:
+    """The token the leader made and rendered into every unit's layer (app_secrets.py)."""
+    return stack.env["GATEKEEPER_OPERATIONS_TOKEN"]
+
+
+def revoke_user(stack: Stack, unit: int, user: str) -> operations_client.RevokedUser:
+    """What the revoke-user action does on that unit: the charm's own client, against the real gatekeeper."""
+    return operations_client.revoke_user(user, operations_token(stack), base_url=stack.unit_url(unit))
 
 
 def test_a_session_made_through_the_gateway_works_on_every_unit(units):
@@ -172,8 +174,10 @@ def test_revoke_user_refuses_every_credential_of_that_user_on_every_unit(units):
         assert check(stack, unit, bearer=token_before) == 200 and check(stack, unit, cookie=bystander) == 200
 
     answer = revoke_user(stack, 1, stack.username or "")
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["shared"] is True and answer.json()["user"] == stack.username
+    assert answer.shared and answer.user == stack.username and answer.store == "redis: connected"
+    assert abs(answer.not_before - time.time()) < 5
+    results = answer.results()
+    assert results["shared"] == "true" and results["not-before"].endswith("Z")
     probes = [lambda unit=unit, c=c: check(stack, unit, cookie=c) for unit in range(UNITS) for c in cookies_before]
     probes += [lambda unit=unit: check(stack, unit, bearer=token_before) for unit in range(UNITS)]
     delay = until_refused(probes)
@@ -188,16 +192,19 @@ def test_revoke_user_refuses_every_credential_of_that_user_on_every_unit(units):
 
 def test_revoke_user_asks_for_the_operations_token(units):
     stack, _ = units
-    assert revoke_user(stack, 0, "x@example.com", token="wrong-" + "x" * 40).status_code == 401
+    with pytest.raises(operations_client.OperationsError, match="refused the operations token"):
+        operations_client.revoke_user("x@example.com", "wrong-" + "x" * 40, base_url=stack.unit_url(0))
     assert requests.post(stack.unit_url(0) + "/revoke-user", json={"user": "x"}, timeout=5).status_code == 401
     assert requests.get(stack.unit_url(0) + "/revoke-user", timeout=5).status_code == 405
     bad_body = requests.post(
         stack.unit_url(0) + "/revoke-user",
         data=b"{",
-        headers={"Authorization": f"Bearer {OPERATIONS_TOKEN}"},
+        headers={"Authorization": f"Bearer {operations_token(stack)}"},
         timeout=5,
     )
     assert bad_body.status_code == 400 and "user" in bad_body.json()["reason"]
+    with pytest.raises(operations_client.OperationsError, match='refused the request: "user" must be the user id'):
+        revoke_user(stack, 0, " ")
     # Never through the gateway: the public side only reaches the gatekeeper under its prefix.
     assert requests.post(stack.url("/revoke-user"), json={"user": "x"}, timeout=5).status_code != 200
 
@@ -261,6 +268,8 @@ def test_a_wrong_or_missing_redis_password_is_said_plainly_and_never_logged(unit
     stack, redis = units
     wrong = "wrong-" + secrets.token_urlsafe(12)
     stack.stop_gatekeeper(2)
+    with pytest.raises(operations_client.OperationsError, match="on this unit does not answer"):
+        revoke_user(stack, 2, "x@example.com")  # the action, on a unit whose gatekeeper is down
     try:
         for url, said in (
             (redis.url_with_password(wrong), "refused the password"),
@@ -275,5 +284,6 @@ def test_a_wrong_or_missing_redis_password_is_said_plainly_and_never_logged(unit
         stack.start_gatekeeper(unit=2)
     logs = "\n".join(stack.logs().values())
     assert "revocation store unreachable" in logs
-    for secret in (REDIS_PASSWORD, wrong, OPERATIONS_TOKEN, *stack.secret_values()):
+    assert REDIS_PASSWORD in stack.secret_values() and operations_token(stack) in stack.secret_values()
+    for secret in (wrong, *stack.secret_values()):
         assert secret not in logs

@@ -58,6 +58,8 @@ class CharmRunner:
         self.model_name = model_name
         self.config: dict[str, Any] = {}
         self._state: testing.State | None = None
+        # What a related Redis unit publishes (redis_relation.py): set before the first render.
+        self.related_redis: dict[str, str] | None = None
 
     def _initial_state(self, config: dict[str, Any]) -> testing.State:
         containers = [
@@ -77,9 +79,15 @@ class CharmRunner:
             relations=[
                 testing.Relation("ambassador", remote_app_name="ambassador"),
                 testing.PeerRelation("dex-auth-peers"),
+                *self._redis_relation(),
             ],
             model=testing.Model(name=self.model_name),
         )
+
+    def _redis_relation(self) -> list[testing.Relation]:
+        if self.related_redis is None:
+            return []
+        return [testing.Relation("redis", remote_app_name="redis", remote_units_data={0: dict(self.related_redis)})]
 
     def render(self, config: dict[str, Any]) -> CharmOutputs:
         """Apply this config (the whole option set the admin has set) and collect the outputs."""

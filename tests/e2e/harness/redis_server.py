@@ -29,6 +29,16 @@ class RedisServer:
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
+    @property
+    def relation_data(self) -> dict[str, str]:
+        """What a Redis unit puts in its data on the `redis` relation (src/redis_relation.py).
+
+        redis-k8s turns its password off on that relation; the reactive Redis charm gave it as
+        `password`, which is how a password reaches the charm here.
+        """
+        data = {"hostname": "127.0.0.1", "port": str(self.port)}
+        return {**data, "password": self.password} if self.password else data
+
     def url_with_password(self, password: str) -> str:
         return f"redis://:{password}@127.0.0.1:{self.port}/0"
 

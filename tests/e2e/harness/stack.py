@@ -88,7 +88,6 @@ class Stack:
         gateway_mode: str = "ambassador",
         gateway_port: int | None = None,
         units: int = 1,
-        unit_env: dict[str, str] | None = None,
     ):
         if gateway_mode not in GATEWAY_MODES:
             raise StackError(f"gateway_mode must be one of {GATEWAY_MODES}, not {gateway_mode!r}")
@@ -99,7 +98,6 @@ class Stack:
         self.ports = Ports() if gateway_port is None else Ports(gateway=gateway_port)
         # Unit 0 is `gatekeeper` on ports.gatekeeper, as with one unit; the others are `gatekeeper-<n>`.
         self.unit_ports = [self.ports.gatekeeper, *(free_port() for _ in range(units - 1))]
-        self.unit_env = dict(unit_env or {})  # what the charm renders from relations (GATEKEEPER_REDIS_URL)
         self.public_url = f"http://127.0.0.1:{self.ports.gateway}"
         self.runner = CharmRunner(root / "charm")
         self.processes = ProcessGroup(self.log_dir)
@@ -179,7 +177,9 @@ class Stack:
 
     def secret_values(self) -> list[str]:
         """Values that must never appear in any log."""
-        values = [self.client_secret]
+        values = [self.client_secret, self.env.get("GATEKEEPER_OPERATIONS_TOKEN", "")]
+        for name in ("GATEKEEPER_REDIS_URL",):  # a URL's password, not the URL
+            values.append(urlsplit(self.env.get(name, "")).password or "")
         if self.password:
             values.append(self.password)
         for entry in self.env.get("GATEKEEPER_SESSION_KEYS", "").split(","):
@@ -287,7 +287,7 @@ class Stack:
 
         Each unit is its own pod: its own port and its own container filesystem (revocations file).
         """
-        env = {**self.env, **self.unit_env}
+        env = dict(self.env)
         env["GATEKEEPER_HOST"] = "127.0.0.1"
         env["GATEKEEPER_PORT"] = str(self.unit_ports[unit])
         if env.get("GATEKEEPER_REVOCATIONS_FILE"):  # a path in the container: map it into this stack

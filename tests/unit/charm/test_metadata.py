@@ -81,7 +81,13 @@ def test_actions():
     actions = load("actions.yaml")
     check_actions(actions)
     assert set(actions) == {"show-static-password", "rotate-session-key", "show-ambassador-resources", "revoke-user"}
-    assert actions["revoke-user"]["required"] == ["user"]
+    revoke = actions["revoke-user"]
+    schema = {"type": "object", "properties": revoke["params"], "required": revoke["required"]}
+    schema["additionalProperties"] = revoke["additionalProperties"]
+    jsonschema.validate({"user": "alice@example.com"}, schema)
+    for refused in ({}, {"user": "a", "users": "b"}):  # Juju checks params against this schema
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(refused, schema)
     assert linters.JujuActions().run(ROOT) == linters.JujuActions.Result.OK
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workload_status import MAX_REASON, CheckReport, dex_status, failure_reason, gatekeeper_status
+from workload_status import MAX_REASON, CheckReport, dex_status, failure_reason, gatekeeper_status, store_status
 
 # Pebble's task log format (internals/overlord/state/task.go) around an HTTP check's error
 # (internals/overlord/checkstate/checkers.go); the body is Dex's /healthz JSON.
@@ -56,3 +56,18 @@ def test_gatekeeper_not_ready_waits_and_says_why() -> None:
     log = "2026-12-02T07:00:00Z ERROR non-2xx status code 503; not ready: discovery: connection refused"
     status = gatekeeper_status(CheckReport("gatekeeper-ready", up=False, failures=3, threshold=3, last_log=log))
     assert status.level == "waiting" and "discovery: connection refused" in status.message
+
+
+def test_a_store_that_is_away_keeps_the_unit_active_and_says_why() -> None:
+    """The body is what the gatekeeper's /readyz/store answers while Redis is away (operations.py)."""
+    log = (
+        "2026-12-02T07:00:00Z ERROR non-2xx status code 503; "
+        "revocation store unreachable: cannot connect to Redis, or the connection was lost"
+    )
+    report = CheckReport("gatekeeper-store", up=False, failures=3, threshold=3, successes=0, last_log=log)
+    verdict = store_status(report)
+    assert verdict.level == "active"
+    assert verdict.message == (
+        "degraded: cannot connect to Redis, or the connection was lost; logouts stay on this unit until Redis answers"
+    )
+    assert store_status(CheckReport("gatekeeper-store", up=True, failures=0, threshold=3)).message == ""
