@@ -84,6 +84,12 @@ def _bypass_mapping(settings: AmbassadorSettings, name: str, prefix: str, port: 
     return _resource(settings, "Mapping", name, {**spec, "timeout_ms": 10000})
 
 
+def check_request_headers(userid_header: str, groups_header: str) -> list[str]:
+    """What the gateway passes to the check: credentials, what tells a browser from a script,
+    and the look-alike spellings of the identity headers, so the check can refuse them."""
+    return [*CHECK_REQUEST_HEADERS, *lookalike_spellings(userid_header), *lookalike_spellings(groups_header)]
+
+
 def _auth_service(settings: AmbassadorSettings) -> dict[str, Any]:
     """Every other request is checked at <prefix>/check; the gateway fails closed."""
     spec = {
@@ -91,11 +97,7 @@ def _auth_service(settings: AmbassadorSettings) -> dict[str, Any]:
         "proto": "http",
         "path_prefix": f"{settings.prefix.rstrip('/')}/check",
         "timeout_ms": settings.check_timeout_ms,
-        "allowed_request_headers": [
-            *CHECK_REQUEST_HEADERS,
-            *lookalike_spellings(settings.userid_header),
-            *lookalike_spellings(settings.groups_header),
-        ],
+        "allowed_request_headers": check_request_headers(settings.userid_header, settings.groups_header),
         "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
         "failure_mode_allow": False,
     }

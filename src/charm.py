@@ -16,6 +16,7 @@ import ops
 import app_secrets
 import connector_probe
 import errors
+import istio_ingress
 import oidc_clients
 import operations_client
 import pebble_layers
@@ -26,6 +27,33 @@ import workloads
 from charms.dex_auth.v0 import ambassador_routes, dex_issuer, oidc_client
 
 logger = logging.getLogger(__name__)
+
+_LIFECYCLE_EVENTS = (
+    "install",
+    "start",
+    "config_changed",
+    "upgrade_charm",
+    "leader_elected",
+    "update_status",
+    "secret_changed",
+    "dex_pebble_ready",
+    "gatekeeper_pebble_ready",
+)
+# Which relation events change what the reconcile reads or writes, per endpoint.
+_RELATION_EVENTS = {
+    app_secrets.PEER: ("relation_created", "relation_changed"),
+    "ambassador": ("relation_created", "relation_changed"),
+    "oidc-client": ("relation_changed", "relation_broken"),
+    "dex-oidc-config": ("relation_created", "relation_changed"),
+    istio_ingress.INGRESS: ("relation_created", "relation_changed"),
+    istio_ingress.INGRESS_AUTH: ("relation_created", "relation_changed", "relation_broken"),
+    redis_relation.ENDPOINT: ("relation_changed", "relation_departed", "relation_broken"),
+}
+
+
+def _reconcile_events(on: ops.CharmEvents) -> list[ops.BoundEvent]:
+    relation_events = [getattr(on[endpoint], kind) for endpoint, kinds in _RELATION_EVENTS.items() for kind in kinds]
+    return [getattr(on, name) for name in _LIFECYCLE_EVENTS] + relation_events
 
 
 class DexAuthCharm(ops.CharmBase):
@@ -41,28 +69,7 @@ class DexAuthCharm(ops.CharmBase):
         self._outcome: rendering.Rendered | errors.DexAuthError | None = None
 
         on = self.on
-        for event in (
-            on.install,
-            on.start,
-            on.config_changed,
-            on.upgrade_charm,
-            on.leader_elected,
-            on.update_status,
-            on.secret_changed,
-            on.dex_pebble_ready,
-            on.gatekeeper_pebble_ready,
-            on[app_secrets.PEER].relation_created,
-            on[app_secrets.PEER].relation_changed,
-            on.ambassador_relation_created,
-            on.ambassador_relation_changed,
-            on.oidc_client_relation_changed,
-            on.oidc_client_relation_broken,
-            on.dex_oidc_config_relation_created,
-            on.dex_oidc_config_relation_changed,
-            on.redis_relation_changed,
-            on.redis_relation_departed,
-            on.redis_relation_broken,
-        ):
+        for event in _reconcile_events(on):
             framework.observe(event, self._reconcile)
         framework.observe(on.secret_remove, self._on_secret_gone)
         framework.observe(on.secret_expired, self._on_secret_gone)
@@ -75,7 +82,7 @@ class DexAuthCharm(ops.CharmBase):
     # --- reconcile -------------------------------------------------------------------------
 
     def _reconcile(self, event: ops.EventBase) -> None:
-        self.unit.set_ports(pebble_layers.DEX_WEB_PORT, pebble_layers.GATEKEEPER_PORT)
+        self.unit.set_ports(pebble_layers.DEX_WEB_PORT, pebble_layers.GATEKEEPER_PORT, pebble_layers.EXT_AUTHZ_PORT)
         if self.unit.is_leader():
             self.app_secrets.ensure(self._settings())
             self.oidc_clients.ensure_secrets()
@@ -88,6 +95,7 @@ class DexAuthCharm(ops.CharmBase):
         self.workloads.probe_connectors(outcome, retry_failures=isinstance(event, ops.UpdateStatusEvent))
         if self.unit.is_leader():
             self.ambassador.publish(outcome.resources_yaml)
+            self._publish_app_data(outcome.app_databags)
             self.issuer.publish(outcome.issuer_url)
             self.oidc_clients.publish(outcome.issuer_url)
             self.app_secrets.remember_last_good(dict(self.config))
@@ -107,7 +115,16 @@ class DexAuthCharm(ops.CharmBase):
             oidc_clients=self.oidc_clients.static_clients(),
             resolve=lambda uri, key: app_secrets.granted_value(self.model, uri, key),
             related_redis_url=redis.url if (redis := redis_relation.related_address(self.model)) else "",
+            ext_authz=self.model.get_relation(istio_ingress.INGRESS_AUTH) is not None,
         )
+
+    def _publish_app_data(self, databags: dict[str, dict[str, str]]) -> None:
+        """Leader: what the gateways of other charms read (istio-pilot's ingress and ingress-auth)."""
+        for endpoint, wanted in databags.items():
+            for relation in self.model.relations[endpoint]:
+                data = relation.data[self.app]
+                if dict(data) != wanted:
+                    data.update(wanted)
 
     def _render(self) -> rendering.Rendered | errors.DexAuthError:
         """Memoised per hook: reconcile and collect-status see the same result."""

@@ -24,6 +24,9 @@ DEX_BINARY = "/usr/local/bin/dex"
 DEX_COMMAND = f"{DEX_BINARY} serve {DEX_CONFIG_PATH}"
 GATEKEEPER_COMMAND = "python3 -m gatekeeper"
 GATEKEEPER_PORT = 8080
+# Istio's ext_authz asks at the root with any path (ingress-auth): its own listener, no operations.
+EXT_AUTHZ_SERVICE = "gatekeeper-ext-authz"
+EXT_AUTHZ_PORT = 8081
 GATEKEEPER_PREFIX = "/authservice"
 GATEKEEPER_SCOPES = "openid email profile groups"
 # In the container's filesystem: outlives service restarts (not pod restarts), shared by workers.
@@ -32,6 +35,7 @@ DEX_TELEMETRY_PORT = 5558
 DEX_WEB_PORT = 5556
 # The gatekeeper reaches Dex inside the pod; browsers go to the public issuer.
 DEX_LOCAL_ISSUER = f"http://127.0.0.1:{DEX_WEB_PORT}/dex"
+DEX_PATH = "/dex"  # Dex's own pages, which every browser must reach before it has a session
 DEX_READY_CHECK = "dex-ready"
 GATEKEEPER_READY_CHECK = "gatekeeper-ready"
 GATEKEEPER_STORE_CHECK = "gatekeeper-store"
@@ -67,6 +71,7 @@ def gatekeeper_environment(
         "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
         "GATEKEEPER_PORT": str(GATEKEEPER_PORT),
         "GATEKEEPER_REVOCATIONS_FILE": GATEKEEPER_REVOCATIONS_FILE,
+        "GATEKEEPER_CHECK_EVERY_PATH": "false",  # the ext_authz listener's own layer sets it
         "GATEKEEPER_REDIS_URL": redis_url,
         "GATEKEEPER_OPERATIONS_TOKEN": operations_token,
     }
@@ -101,12 +106,27 @@ def _service(name: str, summary: str, command: str, environment: dict[str, str])
     }
 
 
-def gatekeeper_layer(environment: dict[str, str]) -> dict[str, Any]:
+def ext_authz_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """The same gatekeeper on EXT_AUTHZ_PORT, where every path is a check: Istio checks Dex's
+    pages too, so they are skipped (answered without identity, as any skip-auth path)."""
+    skip = [path for path in environment.get("GATEKEEPER_SKIP_AUTH_PATHS", "").split(",") if path]
+    return {
+        **environment,
+        "GATEKEEPER_PORT": str(EXT_AUTHZ_PORT),
+        "GATEKEEPER_CHECK_EVERY_PATH": "true",
+        "GATEKEEPER_SKIP_AUTH_PATHS": ",".join([*skip, DEX_PATH]),
+        "GATEKEEPER_OPERATIONS_TOKEN": "",
+    }
+
+
+def gatekeeper_layer(environment: dict[str, str], *, ext_authz: bool = False) -> dict[str, Any]:
     """Ready (/readyz) only once it has Dex's discovery document and keys.
 
     `gatekeeper-store` fails while a configured Redis is away, for the unit status; it has no
     level, since a gatekeeper without Redis keeps serving. It is there without Redis too (and
-    passes), because a layer combined into the plan cannot take a check out again.
+    passes), because a layer combined into the plan cannot take a check out again. For the
+    same reason the ext_authz listener is always declared, started only with `ext_authz`; it has
+    no check of its own (it serves no path but checks) and Pebble restarts it if it exits.
     """
     base = GATEKEEPER_LOCAL_URL
     checks = {
@@ -119,7 +139,16 @@ def gatekeeper_layer(environment: dict[str, str]) -> dict[str, Any]:
         "services": {
             "gatekeeper": _service(
                 "gatekeeper", "authentication service for the gateway", GATEKEEPER_COMMAND, environment
-            )
+            ),
+            EXT_AUTHZ_SERVICE: {
+                "override": "replace",
+                "summary": "the gatekeeper for Istio's ext_authz: every path is a check",
+                "command": GATEKEEPER_COMMAND,
+                "startup": "enabled" if ext_authz else "disabled",
+                "user-id": WORKLOAD_UID,
+                "group-id": WORKLOAD_GID,
+                "environment": ext_authz_environment(environment),
+            },
         },
         "checks": checks,
     }

@@ -10,13 +10,14 @@ end-to-end harness's path, which gets byte-for-byte what the charm pushes. No `o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ambassador
 import connectors as connectors_module
 import dex_config
 import errors
+import istio_ingress
 import pebble_layers
 import settings as settings_module
 from gatekeeper import config as gatekeeper_config
@@ -49,6 +50,7 @@ class Context:
     resolve: connectors_module.SecretResolver | None = None
     wait_for_password_hash: bool = True
     related_redis_url: str = ""
+    ext_authz: bool = False  # Istio's ingress-auth is related: run the every-path listener
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Rendered:
     resources_yaml: str
     dex_files: tuple[connectors_module.DexFile, ...] = ()
     dex_connector_ids: tuple[str, ...] = ()
+    app_databags: dict[str, dict[str, str]] = field(default_factory=dict)  # endpoint -> the leader's app data
 
     @property
     def issuer_url(self) -> str:
@@ -71,6 +74,10 @@ class Rendered:
     @property
     def gatekeeper_environment(self) -> dict[str, str]:
         return dict(self.gatekeeper_layer["services"]["gatekeeper"]["environment"])
+
+    @property
+    def ext_authz(self) -> bool:
+        return self.gatekeeper_layer["services"][pebble_layers.EXT_AUTHZ_SERVICE]["startup"] == "enabled"
 
     @property
     def shares_logouts(self) -> bool:
@@ -185,11 +192,20 @@ def _render_settings(
         settings=settings,
         dex_config=dex_text,
         dex_layer=pebble_layers.dex_layer(dex_text, {f.path: f.content for f in dex_files}),
-        gatekeeper_layer=pebble_layers.gatekeeper_layer(environment),
+        gatekeeper_layer=pebble_layers.gatekeeper_layer(environment, ext_authz=context.ext_authz),
         resources=ambassador.render_resources(routes),
         resources_yaml=ambassador.render_resources_yaml(routes),
         dex_files=dex_files,
         dex_connector_ids=tuple(c["id"] for c in placed),
+        app_databags={
+            istio_ingress.INGRESS: istio_ingress.databag(
+                istio_ingress.INGRESS, istio_ingress.ingress_route(context.app_name, context.namespace)
+            ),
+            istio_ingress.INGRESS_AUTH: istio_ingress.databag(
+                istio_ingress.INGRESS_AUTH,
+                istio_ingress.ingress_auth(context.app_name, settings.userid_header, settings.groups_header),
+            ),
+        },
     )
 
 

@@ -153,6 +153,10 @@ class Workloads:
         try:
             container.add_layer("gatekeeper", _layer(rendered.gatekeeper_layer), combine=True)
             container.replan()
+            if not rendered.ext_authz:  # declared disabled: replan does not stop it once started
+                service = container.get_services(pebble_layers.EXT_AUTHZ_SERVICE).get(pebble_layers.EXT_AUTHZ_SERVICE)
+                if service is not None and service.is_running():
+                    container.stop(pebble_layers.EXT_AUTHZ_SERVICE)
         except ops.pebble.ChangeError:
             logger.exception("gatekeeper did not start")
             self.problems.append(ops.BlockedStatus("gatekeeper failed to start (see juju debug-log)"))

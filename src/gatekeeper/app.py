@@ -58,7 +58,9 @@ class Gatekeeper:
         self.revoked, self.cache = self.auth.revoked, self.auth.cache
         self.login = login.LoginFlow(settings, self.provider, self.codec, id_tokens, identity, self.metrics)
         self.check = check.Check(settings, self.auth, self.login, self.metrics)
-        self.router = request.Router(settings.prefix)
+        router = request.EveryPathRouter if settings.check_every_path else request.Router
+        self.router = router(settings.prefix)
+        self._page_status = responses.EXT_AUTHZ_PAGE_STATUS if settings.check_every_path else 200
         operations_endpoints = operations.Operations(self.provider, self.auth, self.metrics, settings.operations_token)
         self.handlers = {**endpoints.Endpoints(self.login, self.auth).handlers(), **operations_endpoints.handlers()}
         self.__rsgi__ = rsgi.Server(self)  # granian looks it up on the instance
@@ -73,7 +75,10 @@ class Gatekeeper:
             handler = self.handlers.get(req.route)
             if handler is None:
                 raise errors.NotFoundError
-            return check.Decision(await handler(req), "")
+            response = await handler(req)
+            if response.status == 200:  # a page, reached through a check when every path is one
+                response.status = self._page_status
+            return check.Decision(response, "")
         except errors.GatekeeperError as error:
             return check.Decision(responses.refusal(error), "")
         except Exception:  # a bug must not leak a traceback or a bare 500 to the client

@@ -67,6 +67,7 @@ class Settings:
     login_timeout: int = 86400
     redis_url: str = ""
     operations_token: str = ""
+    check_every_path: bool = False
     test_clock_offset: int = 0
 
     @property
@@ -144,6 +145,9 @@ VARIABLES = (
     Variable("GATEKEEPER_REDIS_URL", "redis_url", rules.redis_url, default=""),
     # Secret: what POST /revoke-user on the operations listener asks for. Empty: that endpoint is off.
     Variable("GATEKEEPER_OPERATIONS_TOKEN", "operations_token", rules.secret_token, default=""),
+    # Istio's ext_authz (istio-pilot's EnvoyFilter) asks at the listener's root with the original
+    # path: every path is a check but the gatekeeper's own pages, and no operations endpoint is served.
+    Variable("GATEKEEPER_CHECK_EVERY_PATH", "check_every_path", rules.boolean, default="false"),
     # Seconds added to the clock login states are judged by: for tests only, the charm never sets it.
     Variable("GATEKEEPER_TEST_CLOCK_OFFSET", "test_clock_offset", rules.whole_number(0, 366 * 86400), default="0"),
 )

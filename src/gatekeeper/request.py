@@ -159,6 +159,30 @@ class Router:
         return path[len(self.check_path) :] or "/"
 
 
+class EveryPathRouter(Router):
+    """For a gateway that sends the check to the listener's root with the original path (Istio).
+
+    istio-pilot's EnvoyFilter names only the auth service's host and port, no path prefix, so any
+    path may arrive, `/metrics` or `/revoke-user` too: each is a path to check. Only the
+    gatekeeper's own pages under the prefix are answered as pages.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(prefix)
+        own = prefix + "/"
+        self._exact = {
+            path: route
+            for path, route in self._exact.items()
+            if path.startswith(own) and route not in (CHECK, FORWARD_AUTH)
+        }
+
+    def route(self, path: str) -> str:
+        return self._exact.get(path, CHECK)
+
+    def checked_path(self, path: str) -> str:
+        return path or "/"
+
+
 def build(
     route: str,
     method: str,

@@ -11,6 +11,10 @@ from gatekeeper import errors
 Header = tuple[bytes, bytes]
 
 NO_STORE: Header = (b"cache-control", b"no-store")
+# Envoy's ext_authz takes exactly 200 for "let the request through" and hands any other status
+# below 500 to the client with the body (ext_authz_http_impl.cc, toResponse): a page reached
+# through a check (Istio) is sent as 203, which browsers and HTTP clients treat as 200.
+EXT_AUTHZ_PAGE_STATUS = 203
 
 
 @dataclass

@@ -47,7 +47,11 @@ def test_leader_renders_and_starts_both_workloads(ctx, tmp_path):
     assert env["GATEKEEPER_CLIENT_SECRET"] == config["staticClients"][0]["secret"]
     assert out.get_container("dex").service_statuses["dex"].value == "active"
     assert out.get_container("gatekeeper").service_statuses["gatekeeper"].value == "active"
-    assert {p.port for p in out.opened_ports} == {5556, 8080}
+    assert {p.port for p in out.opened_ports} == {
+        5556,
+        8080,
+        8081,
+    }  # Dex, the gatekeeper, its every-path listener for Istio
 
     gatekeeper = secret_by_label(out, "gatekeeper")
     assert gatekeeper.owner == "app"
