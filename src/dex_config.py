@@ -95,11 +95,15 @@ def password_matches(password: str, password_hash: str) -> bool:
 
 
 def gatekeeper_client(public_url: str, client_id: str, secret: str) -> StaticClient:
-    """The confidential client the gatekeeper logs users in with."""
+    """The confidential client the gatekeeper logs users in with, on either of its prefixes
+    (the second is the one behind Istio: pebble_layers.EXT_AUTHZ_PREFIX)."""
     return StaticClient(
         id=client_id,
         name="dex-auth gatekeeper",
-        redirect_uris=(f"{public_url}{pebble_layers.GATEKEEPER_PREFIX}/oidc/callback",),
+        redirect_uris=tuple(
+            f"{public_url}{prefix}/oidc/callback"
+            for prefix in (pebble_layers.GATEKEEPER_PREFIX, pebble_layers.EXT_AUTHZ_PREFIX)
+        ),
         secret=secret,
     )
 

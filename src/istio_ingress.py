@@ -6,7 +6,9 @@ Read at istio-pilot's source (canonical/istio-operators, charms/istio-pilot at c
 - `ingress` gives one VirtualService per related application (src/charm.py,
   `get_routes_from_ingress_interface`; src/manifests/virtual_service.yaml.j2): `prefix` matched,
   rewritten to `rewrite`, sent to `<service>.<namespace>.svc.cluster.local:<port>`. One route, so
-  the charm routes Dex's pages; the gatekeeper's own pages are answered through the check;
+  the charm routes Dex's pages, and the gatekeeper's own pages live under it (`/dex/authservice`),
+  answered through the check: Envoy checks only a request that matches a route (envoyproxy/envoy,
+  source/extensions/filters/http/ext_authz/ext_authz.cc, `getPerRouteFlags`);
 - `ingress-auth` gives one EnvoyFilter with Envoy's ext_authz (src/manifests/auth_filter.yaml.j2)
   on every request through the gateway, asking `http://<service>.<istio-pilot's namespace>.svc
   .cluster.local:<port>` with the original path and no prefix, passing only

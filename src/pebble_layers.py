@@ -36,6 +36,10 @@ DEX_WEB_PORT = 5556
 # The gatekeeper reaches Dex inside the pod; browsers go to the public issuer.
 DEX_LOCAL_ISSUER = f"http://127.0.0.1:{DEX_WEB_PORT}/dex"
 DEX_PATH = "/dex"  # Dex's own pages, which every browser must reach before it has a session
+# Behind Istio the gatekeeper's pages are answered through the check, and Envoy checks only a
+# request that matches a route (ext_authz.cc, getPerRouteFlags: no route, no check). istio-pilot
+# gives each app one route, Dex's, so the pages live under it.
+EXT_AUTHZ_PREFIX = DEX_PATH + GATEKEEPER_PREFIX
 DEX_READY_CHECK = "dex-ready"
 GATEKEEPER_READY_CHECK = "gatekeeper-ready"
 GATEKEEPER_STORE_CHECK = "gatekeeper-store"
@@ -113,6 +117,7 @@ def ext_authz_environment(environment: Mapping[str, str]) -> dict[str, str]:
     return {
         **environment,
         "GATEKEEPER_PORT": str(EXT_AUTHZ_PORT),
+        "GATEKEEPER_PREFIX": EXT_AUTHZ_PREFIX,
         "GATEKEEPER_CHECK_EVERY_PATH": "true",
         "GATEKEEPER_SKIP_AUTH_PATHS": ",".join([*skip, DEX_PATH]),
         "GATEKEEPER_OPERATIONS_TOKEN": "",

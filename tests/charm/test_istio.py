@@ -91,10 +91,12 @@ def test_with_ingress_auth_the_every_path_listener_runs_beside_the_gatekeeper(ct
     assert every_path["startup"] == "enabled"
     env = every_path["environment"]
     assert env["GATEKEEPER_PORT"] == "8081" and env["GATEKEEPER_CHECK_EVERY_PATH"] == "true"
+    assert env["GATEKEEPER_PREFIX"] == "/dex/authservice"  # under Dex's route: Envoy checks routed paths only
     assert env["GATEKEEPER_SKIP_AUTH_PATHS"] == "/dex"
     assert env["GATEKEEPER_OPERATIONS_TOKEN"] == ""  # no operations there: it serves checks only
     own = {
         "GATEKEEPER_PORT",
+        "GATEKEEPER_PREFIX",
         "GATEKEEPER_CHECK_EVERY_PATH",
         "GATEKEEPER_SKIP_AUTH_PATHS",
         "GATEKEEPER_OPERATIONS_TOKEN",

@@ -110,7 +110,10 @@ def test_clients():
     assert gatekeeper == {
         "id": "dex-auth-gatekeeper",
         "name": "dex-auth gatekeeper",
-        "redirectURIs": ["https://kf.example.com/authservice/oidc/callback"],
+        "redirectURIs": [
+            "https://kf.example.com/authservice/oidc/callback",
+            "https://kf.example.com/dex/authservice/oidc/callback",  # behind Istio: under Dex's route
+        ],
         "secret": "cs",
     }
     assert cli["public"] is True and "secret" not in cli
