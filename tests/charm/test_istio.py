@@ -4,45 +4,28 @@ istio-pilot (canonical/istio-operators at 48a7d11) reads our app data through
 serialized-data-interface: `_supported_versions` (YAML list) against its own, the highest shared
 version chosen, then `data` (YAML) validated against that version's `requires` schema from its
 metadata.yaml (kept in tests/data/istio_pilot_relations.yaml). That library pins jsonschema < 4.18,
-which the suite cannot install beside its own pins, so its reading is done here step by step.
+which the suite cannot install beside its own pins, so harness/istio_pilot.py does its reading
+step by step, for these tests and for the gateway of tests/e2e/test_istio.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 from charm_state import context, gatekeeper_env, state, with_config
+from harness.istio_pilot import METADATA, read, remote_app_data
 from ops import pebble, testing
-
-ISTIO_METADATA = yaml.safe_load(
-    (pathlib.Path(__file__).parents[1] / "data" / "istio_pilot_relations.yaml").read_text()
-)["provides"]
 
 
 def istio_pilot(endpoint: str) -> testing.Relation:
     """The relation as istio-pilot leaves it: its supported versions in its app data."""
-    versions = ISTIO_METADATA[endpoint]["versions"]
     return testing.Relation(
-        endpoint,
-        interface=endpoint,
-        remote_app_name="istio-pilot",
-        remote_app_data={"_supported_versions": yaml.safe_dump(versions)},
+        endpoint, interface=endpoint, remote_app_name="istio-pilot", remote_app_data=remote_app_data(endpoint)
     )
-
-
-def as_istio_reads(endpoint: str, app_data: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """serialized-data-interface's get_version + unwrap (sdi.py 0.7.0), on istio-pilot's side."""
-    ours = set(yaml.safe_load(app_data["_supported_versions"]))
-    theirs = set(ISTIO_METADATA[endpoint]["versions"])
-    version = max(ours & theirs, key=lambda v: int(v.lstrip("v")))
-    data = yaml.safe_load(app_data["data"])
-    jsonschema.validate(data, ISTIO_METADATA[endpoint]["schema"][version]["requires"])
-    return version, data
 
 
 def listener(out: testing.State) -> dict[str, Any]:
@@ -57,7 +40,7 @@ def ctx() -> testing.Context:
 def test_ingress_routes_dexs_pages_as_one_virtual_service(ctx, tmp_path):
     relation = istio_pilot("ingress")
     out = ctx.run(ctx.on.relation_created(relation), state(tmp_path, relations=(relation,)))
-    version, route = as_istio_reads("ingress", out.get_relation(relation.id).local_app_data)
+    version, route = read("ingress", out.get_relation(relation.id).local_app_data)
     assert version == "v2"
     assert route == {"service": "dex-auth", "port": 5556, "namespace": "kubeflow", "prefix": "/dex", "rewrite": "/dex"}
 
@@ -68,14 +51,14 @@ def test_an_older_istio_pilot_reads_the_same_route_as_v1(ctx, tmp_path):
     app_data = out.get_relation(relation.id).local_app_data
     ours = set(yaml.safe_load(app_data["_supported_versions"]))
     assert ours & {"v1"} == {"v1"}
-    jsonschema.validate(yaml.safe_load(app_data["data"]), ISTIO_METADATA["ingress"]["schema"]["v1"]["requires"])
+    jsonschema.validate(yaml.safe_load(app_data["data"]), METADATA["ingress"]["schema"]["v1"]["requires"])
 
 
 def test_ingress_auth_asks_the_every_path_listener_and_names_the_identity_headers(ctx, tmp_path):
     relation = istio_pilot("ingress-auth")
     config = {"userid-header": "x-user", "groups-header": "x-groups"}
     out = ctx.run(ctx.on.relation_created(relation), state(tmp_path, config=config, relations=(relation,)))
-    _, auth = as_istio_reads("ingress-auth", out.get_relation(relation.id).local_app_data)
+    _, auth = read("ingress-auth", out.get_relation(relation.id).local_app_data)
     assert auth["service"] == "dex-auth" and auth["port"] == 8081
     assert auth["allowed-response-headers"] == ["x-user", "x-groups"]
     assert {"cookie", "authorization", "accept", "x-requested-with", "sec-fetch-mode"} <= set(
@@ -145,5 +128,5 @@ def test_a_changed_header_option_reaches_istio(ctx, tmp_path):
     relation = istio_pilot("ingress-auth")
     out = ctx.run(ctx.on.relation_created(relation), state(tmp_path, relations=(relation,)))
     out = ctx.run(ctx.on.config_changed(), with_config(out, userid_header="x-remote-user"))
-    _, auth = as_istio_reads("ingress-auth", out.get_relation(relation.id).local_app_data)
+    _, auth = read("ingress-auth", out.get_relation(relation.id).local_app_data)
     assert auth["allowed-response-headers"][0] == "x-remote-user"

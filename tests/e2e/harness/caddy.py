@@ -105,6 +105,9 @@ class AuthService:
     timeout_ms: int = 5000
     status_on_error: int = 403
     failure_mode_allow: bool = False
+    # On an allow, what else of the answer replaces the client's copy upstream: Emissary adds these
+    # to allowed_upstream_headers; istio-pilot's EnvoyFilter lists the identity headers only.
+    upstream_also: tuple[str, ...] = ENVOY_ALWAYS_COPIED
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,7 @@ def _spellings(name: str) -> list[str]:
 
 def _check_hop(auth: AuthService, authz_port: int) -> dict[str, Any]:
     """Public server -> internal filter: GET (so the body stays for the upstream), stash what Envoy would use."""
-    copied = list(dict.fromkeys([*auth.allowed_authorization_headers, *ENVOY_ALWAYS_COPIED]))
+    copied = list(dict.fromkeys([*auth.allowed_authorization_headers, *auth.upstream_also]))
     # The vars handler turns an absent header into "" (a placeholder used directly would stay literal).
     stash = {f"auth{i}": f"{{http.reverse_proxy.header.{_canonical(name)}}}" for i, name in enumerate(copied)}
     on_allow: list[dict[str, Any]] = [{"handle": [{"handler": "vars", **stash}]}]
@@ -340,6 +343,17 @@ def ambassador_config(
 ) -> dict[str, Any]:
     """Caddy JSON emulating Ambassador for these resources."""
     routes, auth = parse_resources(resources)
+    return envoy_config(routes, auth, services, ports)
+
+
+def envoy_config(
+    routes: Sequence[Route], auth: AuthService | None, services: MappingType[str, str], ports: GatewayPorts
+) -> dict[str, Any]:
+    """Caddy JSON emulating Envoy with these routes and this ext_authz (from Emissary or Istio).
+
+    A path no route matches is answered 404 unchecked, as Envoy skips ext_authz without a route
+    (ext_authz.cc, `getPerRouteFlags`).
+    """
     public_routes: list[dict[str, Any]] = []
     for route in _ordered(routes):
         upstream = dial(route.service, services)

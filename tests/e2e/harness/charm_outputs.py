@@ -36,6 +36,10 @@ class CharmOutputs:
     unit_status: str
     static_username: str | None = None
     static_password: str | None = field(default=None, repr=False)
+    # With istio-pilot related: what the charm wrote on ingress/ingress-auth, and the
+    # gatekeeper-ext-authz service's environment when the charm started it.
+    app_data: dict[str, dict[str, str]] = field(default_factory=dict)
+    ext_authz_environment: dict[str, str] | None = None
 
     @property
     def dex_config_data(self) -> dict[str, Any]:
@@ -60,6 +64,7 @@ class CharmRunner:
         self._state: testing.State | None = None
         # What a related Redis unit publishes (redis_relation.py): set before the first render.
         self.related_redis: dict[str, str] | None = None
+        self.istio = False  # relate istio-pilot on ingress and ingress-auth (harness/istio_pilot.py)
 
     def _initial_state(self, config: dict[str, Any]) -> testing.State:
         containers = [
@@ -80,6 +85,7 @@ class CharmRunner:
                 testing.Relation("ambassador", remote_app_name="ambassador"),
                 testing.PeerRelation("dex-auth-peers"),
                 *self._redis_relation(),
+                *self._istio_relations(),
             ],
             model=testing.Model(name=self.model_name),
         )
@@ -88,6 +94,18 @@ class CharmRunner:
         if self.related_redis is None:
             return []
         return [testing.Relation("redis", remote_app_name="redis", remote_units_data={0: dict(self.related_redis)})]
+
+    def _istio_relations(self) -> list[testing.Relation]:
+        if not self.istio:
+            return []
+        from harness import istio_pilot
+
+        return [
+            testing.Relation(
+                endpoint, remote_app_name="istio-pilot", remote_app_data=istio_pilot.remote_app_data(endpoint)
+            )
+            for endpoint in istio_pilot.ENDPOINTS
+        ]
 
     def render(self, config: dict[str, Any]) -> CharmOutputs:
         """Apply this config (the whole option set the admin has set) and collect the outputs."""
@@ -118,6 +136,10 @@ class CharmRunner:
         if not resources_text:
             raise CharmRenderError(f"the charm published no Ambassador resources (unit status {status})")
         username, password = self._static_credentials(ctx, state)
+        app_data = {
+            r.endpoint: dict(r.local_app_data) for r in state.relations if r.endpoint in ("ingress", "ingress-auth")
+        }
+        ext_authz = plan.services.get("gatekeeper-ext-authz")
         return CharmOutputs(
             dex_config=config_path.read_text(),
             gatekeeper_command=shlex.split(service.command),
@@ -126,6 +148,8 @@ class CharmRunner:
             unit_status=status,
             static_username=username,
             static_password=password,
+            app_data=app_data,
+            ext_authz_environment=dict(ext_authz.environment) if ext_authz and ext_authz.startup == "enabled" else None,
         )
 
     def _static_credentials(self, ctx: testing.Context, state: testing.State) -> tuple[str | None, str | None]:

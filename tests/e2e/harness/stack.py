@@ -5,6 +5,10 @@
                             ├─ /authservice/*  ──► gatekeeper (command + env from the Pebble layer)
                             └─ everything else ──► check at the gatekeeper, then the echo upstream
 
+With `gateway_mode="istio"` the charm is related to istio-pilot instead, and Caddy follows what
+istio-pilot makes of that data (harness/istio_pilot.py): Dex's route and the app's, each checked
+by the charm's every-path listener (`gatekeeper-ext-authz`), no route for `/authservice`.
+
 `Stack.start()` renders the charm for the given config with `public-url` set to the gateway's
 local address, then starts every process on free ports. `Stack.reconfigure(config)` is
 `juju config`: it re-renders and restarts or reloads exactly what changed, as Pebble and the
@@ -24,18 +28,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from harness import caddy
+from harness import caddy, istio_pilot
 from harness.charm_outputs import CharmOutputs, CharmRunner
 from harness.processes import ManagedProcess, ProcessGroup, free_port, http_ready, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 PROVIDER_DIR = REPO / "tests" / "e2e" / "provider"
 UPSTREAM_SERVICE = "e2e-upstream:80"
-GATEWAY_MODES = ("ambassador", "forward-auth")
+GATEWAY_MODES = ("ambassador", "forward-auth", "istio")
+EXT_AUTHZ_PROCESS = "gatekeeper-ext-authz"
+ISTIO_APP_PREFIX = "/app/"  # the harness app's route behind Istio: no catch-all route there
 # Where the workloads listen inside the pod (docs/architecture.md): mapped to local free ports.
 DEX_WEB_PORT = 5556
 DEX_TELEMETRY_PORT = 5558
 GATEKEEPER_PORT = 8080
+EXT_AUTHZ_PORT = 8081
 
 
 class StackError(RuntimeError):
@@ -70,6 +77,7 @@ class Ports:
     provider_telemetry: int = field(default_factory=free_port)
     gatekeeper: int = field(default_factory=free_port)
     upstream: int = field(default_factory=free_port)
+    ext_authz: int = field(default_factory=free_port)
 
 
 class Stack:
@@ -100,6 +108,7 @@ class Stack:
         self.unit_ports = [self.ports.gatekeeper, *(free_port() for _ in range(units - 1))]
         self.public_url = f"http://127.0.0.1:{self.ports.gateway}"
         self.runner = CharmRunner(root / "charm")
+        self.runner.istio = gateway_mode == "istio"
         self.processes = ProcessGroup(self.log_dir)
         self.charm_config = self._with_public_url(charm_config)
         self.outputs: CharmOutputs | None = None
@@ -196,6 +205,8 @@ class Stack:
             self.start_provider()
             for unit in range(len(self.unit_ports)):
                 self.start_gatekeeper(unit=unit)
+            if self.gateway_mode == "istio":
+                self.start_ext_authz()
             self._start_gateway()
         except BaseException:
             self.stop()
@@ -229,7 +240,11 @@ class Stack:
                 self.stop_gatekeeper(unit)
                 self.start_gatekeeper(unit=unit)
             done.gatekeeper = True
-        if new.resources != old.resources:
+        if self.gateway_mode == "istio" and new.ext_authz_environment != old.ext_authz_environment:
+            self.processes.stop(EXT_AUTHZ_PROCESS)
+            self.start_ext_authz()
+            done.gatekeeper = True
+        if new.resources != old.resources or new.app_data != old.app_data:
             self._load_gateway_config()
             done.gateway = True
         return done
@@ -287,9 +302,12 @@ class Stack:
 
         Each unit is its own pod: its own port and its own container filesystem (revocations file).
         """
-        env = dict(self.env)
+        return self._mapped(self.env, self.unit_ports[unit], unit)
+
+    def _mapped(self, layer_env: dict[str, str], port: int, unit: int) -> dict[str, str]:
+        env = dict(layer_env)
         env["GATEKEEPER_HOST"] = "127.0.0.1"
-        env["GATEKEEPER_PORT"] = str(self.unit_ports[unit])
+        env["GATEKEEPER_PORT"] = str(port)
         if env.get("GATEKEEPER_REVOCATIONS_FILE"):  # a path in the container: map it into this stack
             state = "gatekeeper-state" if unit == 0 else f"gatekeeper-state-{unit}"
             env["GATEKEEPER_REVOCATIONS_FILE"] = str(self.root / state / "revocations")
@@ -329,6 +347,25 @@ class Stack:
             wait_until(http_ready(f"{url}/readyz"), timeout=20, what="gatekeeper /readyz", process=process)
         return process
 
+    def start_ext_authz(self) -> ManagedProcess:
+        """Unit 0's `gatekeeper-ext-authz` service, as the charm started it for ingress-auth.
+
+        It serves no health path (every path is a check): ready once Dex's skipped pages answer.
+        """
+        assert self.outputs is not None
+        if self.outputs.ext_authz_environment is None:
+            raise StackError("the charm did not start gatekeeper-ext-authz although ingress-auth is related")
+        argv = list(self.outputs.gatekeeper_command)
+        argv[0] = sys.executable
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(REPO / "src"),
+            "PYTHONUNBUFFERED": "1",
+            **self._mapped(self.outputs.ext_authz_environment, self.ports.ext_authz, 0),
+        }
+        ready = http_ready(f"http://127.0.0.1:{self.ports.ext_authz}/dex/x")
+        return self.processes.start(EXT_AUTHZ_PROCESS, argv, env=env, cwd=self.root, ready=ready, ready_what="a check")
+
     def stop_gatekeeper(self, unit: int = 0) -> None:
         self.processes.stop(self.unit_process(unit))
 
@@ -357,10 +394,34 @@ class Stack:
         assert self.outputs is not None
         resources = [*self.outputs.resources, upstream_mapping()]
         gateway_ports = caddy.GatewayPorts(self.ports.gateway, self.ports.authz, self.ports.admin)
+        if self.gateway_mode == "istio":
+            return caddy.dumps(self._istio_config(gateway_ports)), "application/json"
         if self.gateway_mode == "ambassador":
             return caddy.dumps(caddy.ambassador_config(resources, self._services(), gateway_ports)), "application/json"
         check_uri = f"{self.prefix}/forward-auth"
         return caddy.forward_auth_caddyfile(resources, self._services(), gateway_ports, check_uri), "text/caddyfile"
+
+    def _istio_config(self, gateway_ports: caddy.GatewayPorts) -> dict[str, Any]:
+        """Envoy as istio-pilot configures it from the charm's ingress and ingress-auth data,
+        with the harness app routed as another charm's ingress would (`ISTIO_APP_PREFIX`)."""
+        assert self.outputs is not None
+        namespace = self.runner.model_name  # istio-pilot in the same model, as it assumes
+        data = {
+            endpoint: istio_pilot.read(endpoint, self.outputs.app_data[endpoint])[1]
+            for endpoint in istio_pilot.ENDPOINTS
+        }
+        app = {"service": "e2e-upstream", "port": 80, "namespace": namespace}
+        app |= {"prefix": ISTIO_APP_PREFIX, "rewrite": ISTIO_APP_PREFIX}
+        routes = [istio_pilot.virtual_service(route, namespace) for route in (data["ingress"], app)]
+        auth = istio_pilot.ext_authz(data["ingress-auth"], namespace)
+        local = {DEX_WEB_PORT: f"127.0.0.1:{self.ports.provider}", EXT_AUTHZ_PORT: f"127.0.0.1:{self.ports.ext_authz}"}
+        services = {istio_pilot.host("e2e-upstream", namespace, 80): f"127.0.0.1:{self.ports.upstream}"}
+        for target in [*(r.service for r in routes[:1]), auth.service]:
+            port = int(target.rsplit(":", 1)[1])
+            if port not in local:
+                raise StackError(f"{target}: no dex-auth workload listens on port {port} ({sorted(local)})")
+            services[target] = local[port]
+        return caddy.envoy_config(routes, auth, services, gateway_ports)
 
     def _start_gateway(self) -> ManagedProcess:
         text, content_type = self.gateway_config()
