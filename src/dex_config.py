@@ -94,12 +94,12 @@ def password_matches(password: str, password_hash: str) -> bool:
         return False
 
 
-def gatekeeper_client(public_url: str, client_id: str, secret: str) -> StaticClient:
+def gatekeeper_client(public_url: str, client_id: str, secret: str, name: str = "dex-auth gatekeeper") -> StaticClient:
     """The confidential client the gatekeeper logs users in with, on either of its prefixes
     (the second is the one behind Istio: pebble_layers.EXT_AUTHZ_PREFIX)."""
     return StaticClient(
         id=client_id,
-        name="dex-auth gatekeeper",
+        name=name,
         redirect_uris=tuple(
             f"{public_url}{prefix}/oidc/callback"
             for prefix in (pebble_layers.GATEKEEPER_PREFIX, pebble_layers.EXT_AUTHZ_PREFIX)

@@ -28,7 +28,6 @@ GATEKEEPER_PORT = 8080
 EXT_AUTHZ_SERVICE = "gatekeeper-ext-authz"
 EXT_AUTHZ_PORT = 8081
 GATEKEEPER_PREFIX = "/authservice"
-GATEKEEPER_SCOPES = "openid email profile groups"
 # In the container's filesystem: outlives service restarts (not pod restarts), shared by workers.
 GATEKEEPER_REVOCATIONS_FILE = "/var/lib/gatekeeper/revocations"
 DEX_TELEMETRY_PORT = 5558
@@ -66,11 +65,10 @@ def gatekeeper_environment(
         **settings_module.gatekeeper_variables(settings),
         "GATEKEEPER_ISSUER_URL": settings.issuer_url,
         "GATEKEEPER_PROVIDER_URL": DEX_LOCAL_ISSUER,
-        "GATEKEEPER_CLIENT_ID": settings_module.GATEKEEPER_CLIENT_ID,
         "GATEKEEPER_CLIENT_SECRET": client_secret,
         "GATEKEEPER_SESSION_KEYS": session_keys,
         "GATEKEEPER_PREFIX": GATEKEEPER_PREFIX,
-        "GATEKEEPER_SCOPES": GATEKEEPER_SCOPES,
+        "GATEKEEPER_SKIP_AUTH_PATHS": ",".join(settings.all_skip_auth_paths),
         "GATEKEEPER_SECURE_COOKIES": "true" if settings.secure_cookies else "false",
         "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
         "GATEKEEPER_PORT": str(GATEKEEPER_PORT),

@@ -150,7 +150,12 @@ def _dex_config_text(
     if settings.static_user_wanted and secrets.static_password_hash:
         static_user = dex_config.StaticUser(settings.static_username, secrets.static_password_hash)
     clients = (
-        dex_config.gatekeeper_client(settings.public_url, settings_module.GATEKEEPER_CLIENT_ID, secrets.client_secret),
+        dex_config.gatekeeper_client(
+            settings.public_url,
+            settings.client_id,
+            settings.client_secret or secrets.client_secret,
+            settings.client_name,
+        ),
         dex_config.cli_client(settings_module.CLI_CLIENT_ID),
         *sorted(oidc_clients, key=lambda c: c.id),
     )
@@ -175,7 +180,7 @@ def _render_settings(
     dex_text = _dex_config_text(settings, placed, secrets, context.oidc_clients)
     environment = pebble_layers.gatekeeper_environment(
         settings,
-        secrets.client_secret,
+        settings.client_secret or secrets.client_secret,
         secrets.session_keys,
         redis_url=_redis_url(settings, context),
         operations_token=secrets.operations_token,

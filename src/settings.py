@@ -21,6 +21,9 @@ from gatekeeper import rules
 AMBASSADOR_API_VERSIONS = ("getambassador.io/v3alpha1", "getambassador.io/v2")
 CLI_CLIENT_ID = "dex-auth-cli"
 GATEKEEPER_CLIENT_ID = "dex-auth-gatekeeper"
+DEX_ISSUER_PATH = "/dex"
+DEX_PORT = 5556
+MIN_CLIENT_SECRET = 16
 MAX_GATEKEEPER_WORKERS = 32
 
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
@@ -94,6 +97,51 @@ def _path_or_root(value: str) -> str:
     return value.strip() or "/"
 
 
+def _issuer_origin_or_empty(value: str) -> str:
+    """Charmed Kubeflow's dex-auth took Dex's issuer; here Dex is always at `<public-url>/dex`."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return ""
+    if not value.endswith(DEX_ISSUER_PATH):
+        raise rules.InvalidValue(f"must be <public-url>{DEX_ISSUER_PATH}, such as https://kf.example.com/dex")
+    return rules.origin(value[: -len(DEX_ISSUER_PATH)])
+
+
+def _dex_port(value: str) -> int:
+    """Kept so a Charmed Kubeflow config still applies; Dex listens on one port here."""
+    if value.strip() != str(DEX_PORT):
+        raise rules.InvalidValue(f"Dex listens on {DEX_PORT} in this charm: reset it (juju config <app> --reset port)")
+    return DEX_PORT
+
+
+def _client_id(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value) or value == CLI_CLIENT_ID:
+        raise rules.InvalidValue(f"must be 1 to 64 letters, digits, '.', '_' or '-', other than {CLI_CLIENT_ID}")
+    return value
+
+
+def _secret_or_empty(value: str) -> str:
+    """Empty: the charm makes the secret. The message never quotes the value."""
+    value = value.strip()
+    if value and (len(value) < MIN_CLIENT_SECRET or not value.isascii() or not value.isprintable()):
+        raise rules.InvalidValue(f"must be at least {MIN_CLIENT_SECRET} printable ASCII characters, or empty")
+    return value
+
+
+def _openid_scopes(value: str) -> str:
+    """oidc-gatekeeper's default lists no `openid` (oidc-authservice adds it); it is put first here."""
+    words = [word for word in value.split() if word != "openid"]
+    return " ".join(["openid", *words])
+
+
+def _pem_or_empty(value: str) -> str:
+    value = value.strip()
+    if value and "-----BEGIN CERTIFICATE-----" not in value:
+        raise rules.InvalidValue("must be PEM certificates (-----BEGIN CERTIFICATE----- ...), or empty")
+    return value
+
+
 def _secret_reference_or_empty(value: str) -> str:
     """A Redis URL may carry a password, so the option only ever holds where to read it."""
     value = value.strip()
@@ -136,10 +184,24 @@ class Settings:
         "gatekeeper-workers", 1, rules.whole_number(1, MAX_GATEKEEPER_WORKERS), "GATEKEEPER_WORKERS"
     )
     redis_url_secret: str = _declare("redis-url", "", _secret_reference_or_empty)
+    # The names Charmed Kubeflow's dex-auth and oidc-gatekeeper charms use (README, Migrating).
+    issuer_origin: str = _declare("issuer-url", "", _issuer_origin_or_empty)
+    dex_port: int = _declare("port", DEX_PORT, _dex_port)
+    client_id: str = _declare("client-id", GATEKEEPER_CLIENT_ID, _client_id, "GATEKEEPER_CLIENT_ID")
+    client_name: str = _declare("client-name", "dex-auth gatekeeper", rules.control_free)
+    client_secret: str = _declare("client-secret", "", _secret_or_empty)
+    oidc_scopes: str = _declare("oidc-scopes", "openid profile email groups", _openid_scopes, "GATEKEEPER_SCOPES")
+    ca_bundle: str = _declare("ca-bundle", "", _pem_or_empty)
+    skip_auth_urls: tuple[str, ...] = _declare("skip-auth-urls", "", rules.skip_auth_paths)
 
     @property
     def issuer_url(self) -> str:
         return f"{self.public_url}/dex"
+
+    @property
+    def all_skip_auth_paths(self) -> tuple[str, ...]:
+        """skip-auth-paths and oidc-gatekeeper's skip-auth-urls, both honoured."""
+        return tuple(dict.fromkeys([*self.skip_auth_paths, *self.skip_auth_urls]))
 
     @property
     def secure_cookies(self) -> bool:
@@ -179,9 +241,16 @@ def option_value(config: Mapping[str, Any], name: str) -> Any:
 
 def parse_settings(config: Mapping[str, Any], *, app_name: str = "<app>") -> Settings:
     """Check every option; the first bad one raises SettingsError. Missing options take DEFAULTS."""
+    issuer_origin = OPTIONS["issuer-url"].read(config)
     if not str(config.get("public-url", "")).strip():
-        raise MissingPublicUrlError(app_name)
+        if not issuer_origin:
+            raise MissingPublicUrlError(app_name)
+        config = {**config, "public-url": issuer_origin}
     values = {field: option.read(config) for field, option in _declared()}
+    if issuer_origin and issuer_origin != values["public_url"]:
+        raise SettingsError(
+            "issuer-url", f"must be {values['public_url']}{DEX_ISSUER_PATH} (public-url + /dex), or unset"
+        )
     try:
         rules.check_related(values, lambda field: _OPTION_OF_FIELD[field].name)
     except rules.InvalidValue as err:
