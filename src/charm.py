@@ -16,6 +16,7 @@ import ops
 import app_secrets
 import connector_probe
 import errors
+import identity_platform
 import istio_ingress
 import oidc_clients
 import operations_client
@@ -48,6 +49,8 @@ _RELATION_EVENTS = {
     istio_ingress.INGRESS: ("relation_created", "relation_changed"),
     istio_ingress.INGRESS_AUTH: ("relation_created", "relation_changed", "relation_broken"),
     redis_relation.ENDPOINT: ("relation_changed", "relation_departed", "relation_broken"),
+    identity_platform.AUTH_PROXY: ("relation_changed", "relation_broken"),
+    identity_platform.FORWARD_AUTH: ("relation_created", "relation_changed"),
 }
 
 
@@ -66,6 +69,7 @@ class DexAuthCharm(ops.CharmBase):
         self.app_secrets = app_secrets.AppSecrets(self.model)
         self.oidc_clients = oidc_clients.OidcClients(oidc_client.OidcClientProvider(self, "oidc-client"), self.model)
         self.workloads = workloads.Workloads(self.unit)
+        self.identity_platform = identity_platform.IdentityPlatform(self, self._identity_headers())
         self._outcome: rendering.Rendered | errors.DexAuthError | None = None
 
         on = self.on
@@ -96,6 +100,7 @@ class DexAuthCharm(ops.CharmBase):
         if self.unit.is_leader():
             self.ambassador.publish(outcome.resources_yaml)
             self._publish_app_data(outcome.app_databags)
+            self.identity_platform.publish(self._identity_headers())
             self.issuer.publish(outcome.issuer_url)
             self.oidc_clients.publish(outcome.issuer_url)
             self.app_secrets.remember_last_good(dict(self.config))
@@ -116,7 +121,18 @@ class DexAuthCharm(ops.CharmBase):
             resolve=lambda uri, key: app_secrets.granted_value(self.model, uri, key),
             related_redis_url=redis.url if (redis := redis_relation.related_address(self.model)) else "",
             ext_authz=self.model.get_relation(istio_ingress.INGRESS_AUTH) is not None,
+            proxied_skip_paths=self.identity_platform.proxied().skip_paths,
         )
+
+    def _identity_headers(self) -> list[str]:
+        """What Traefik passes on from the check's answer; the defaults while an option is bad."""
+        names = []
+        for option in ("userid-header", "groups-header"):
+            try:
+                names.append(str(settings.option_value(self.config, option)))
+            except settings.SettingsError:
+                names.append(str(settings.DEFAULTS[option]))
+        return names
 
     def _publish_app_data(self, databags: dict[str, dict[str, str]]) -> None:
         """Leader: what the gateways of other charms read (istio-pilot's ingress and ingress-auth)."""
@@ -160,6 +176,8 @@ class DexAuthCharm(ops.CharmBase):
         if isinstance(outcome, rendering.Rendered):
             # Of equal levels the first added shows: this active message goes before the plain ones.
             event.add_status(self._sharing_status(outcome))
+            for status in identity_platform.statuses(self.identity_platform.proxied()):
+                event.add_status(status)
             failures = self.workloads.connector_failures(outcome)
             if failures:
                 event.add_status(ops.BlockedStatus(connector_probe.status_message(failures)))

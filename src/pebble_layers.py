@@ -59,6 +59,7 @@ def gatekeeper_environment(
     *,
     redis_url: str = "",
     operations_token: str = "",
+    extra_skip_paths: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """The options' variables (settings.py declares which), and those the charm fixes or relates."""
     return {
@@ -68,7 +69,7 @@ def gatekeeper_environment(
         "GATEKEEPER_CLIENT_SECRET": client_secret,
         "GATEKEEPER_SESSION_KEYS": session_keys,
         "GATEKEEPER_PREFIX": GATEKEEPER_PREFIX,
-        "GATEKEEPER_SKIP_AUTH_PATHS": ",".join(settings.all_skip_auth_paths),
+        "GATEKEEPER_SKIP_AUTH_PATHS": ",".join(dict.fromkeys([*settings.all_skip_auth_paths, *extra_skip_paths])),
         "GATEKEEPER_SECURE_COOKIES": "true" if settings.secure_cookies else "false",
         "GATEKEEPER_HOST": "0.0.0.0",  # noqa: S104 - the gateway reaches the pod on its IP
         "GATEKEEPER_PORT": str(GATEKEEPER_PORT),

@@ -51,6 +51,7 @@ class Context:
     wait_for_password_hash: bool = True
     related_redis_url: str = ""
     ext_authz: bool = False  # Istio's ingress-auth is related: run the every-path listener
+    proxied_skip_paths: tuple[str, ...] = ()  # what apps on auth-proxy serve without a login
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def _render_settings(
         settings.client_secret or secrets.client_secret,
         secrets.session_keys,
         redis_url=_redis_url(settings, context),
+        extra_skip_paths=context.proxied_skip_paths,
         operations_token=secrets.operations_token,
     )
     _check_gatekeeper_environment(environment)
