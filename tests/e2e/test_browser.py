@@ -147,8 +147,9 @@ MEASUREMENTS = REPO / "test-artifacts" / "login-measurements.json"
 TABS = 8
 
 
-# Behind Istio the pages are under /dex/authservice and the app under /app/ (test_istio.py).
-@pytest.fixture(scope="module", params=[mode for mode in GATEWAY_MODES if mode != "istio"])
+# Behind Istio the pages are under /dex/authservice and the app under /app/ (test_istio.py);
+# the Traefik mode is the forward-auth one fed from relation data (test_traefik.py).
+@pytest.fixture(scope="module", params=[mode for mode in GATEWAY_MODES if mode not in ("istio", "traefik")])
 def styled(stacks, request: pytest.FixtureRequest) -> Stack:
     """A stack of its own per gateway style: these tests stop and restart its processes."""
     return stacks.start(base_config(), request.param, name=f"browser-{request.param}")

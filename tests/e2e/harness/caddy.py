@@ -406,11 +406,23 @@ def _caddy_path_matcher(prefix: str) -> str:
 
 
 def forward_auth_caddyfile(
-    resources: Sequence[MappingType[str, Any]], services: MappingType[str, str], ports: GatewayPorts, check_uri: str
+    resources: Sequence[MappingType[str, Any]],
+    services: MappingType[str, str],
+    ports: GatewayPorts,
+    check_uri: str,
+    *,
+    check_service: str | None = None,
+    copy_headers: Sequence[str] | None = None,
 ) -> str:
-    """A Caddyfile with Caddy's own forward_auth for the protected Mappings."""
+    """A Caddyfile with Caddy's own forward_auth for the protected Mappings.
+
+    `check_service` and `copy_headers` replace the AuthService's, for a gateway told them another
+    way (Traefik, from the forward-auth relation).
+    """
     routes, auth = parse_resources(resources)
-    copy = " ".join(auth.allowed_authorization_headers) if auth else ""
+    if copy_headers is None:
+        copy_headers = auth.allowed_authorization_headers if auth else ()
+    copy = " ".join(copy_headers)
     lines = [
         "{",
         f"\tadmin 127.0.0.1:{ports.admin}",
@@ -426,7 +438,7 @@ def forward_auth_caddyfile(
         lines.append(f"\t\thandle {matcher} {{")
         if not route.bypass_auth and auth is not None:
             lines += [
-                f"\t\t\tforward_auth {dial(auth.service, services)} {{",
+                f"\t\t\tforward_auth {dial(check_service or auth.service, services)} {{",
                 "\t\t\t\tlb_policy round_robin",
                 f"\t\t\t\turi {check_uri}",
                 f"\t\t\t\tcopy_headers {copy}",

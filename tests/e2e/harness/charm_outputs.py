@@ -10,6 +10,7 @@ such as the client secret and session keys stay the same, as in Juju).
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 from ops import testing
 
 APP_CONTAINERS = ("dex", "gatekeeper")
+TRAEFIK_APP = "e2e-upstream"  # the harness app, behind Traefik's forward-auth
 DEX_CONFIG_DIR = "/tmp/dex-auth"
 DEX_CONFIG_FILE = "config.yaml"
 
@@ -65,6 +67,7 @@ class CharmRunner:
         # What a related Redis unit publishes (redis_relation.py): set before the first render.
         self.related_redis: dict[str, str] | None = None
         self.istio = False  # relate istio-pilot on ingress and ingress-auth (harness/istio_pilot.py)
+        self.traefik = False  # relate Traefik on forward-auth and the harness app on auth-proxy
 
     def _initial_state(self, config: dict[str, Any]) -> testing.State:
         containers = [
@@ -86,6 +89,7 @@ class CharmRunner:
                 testing.PeerRelation("dex-auth-peers"),
                 *self._redis_relation(),
                 *self._istio_relations(),
+                *self._traefik_relations(),
             ],
             model=testing.Model(name=self.model_name),
         )
@@ -105,6 +109,25 @@ class CharmRunner:
                 endpoint, remote_app_name="istio-pilot", remote_app_data=istio_pilot.remote_app_data(endpoint)
             )
             for endpoint in istio_pilot.ENDPOINTS
+        ]
+
+    def _traefik_relations(self) -> list[testing.Relation]:
+        """Traefik names the app it routes; the app, as the auth-proxy library's requirer writes it,
+        asks for protection with one public endpoint (`/public`)."""
+        if not self.traefik:
+            return []
+        app = {
+            "protected_urls": json.dumps(["https://kf.example.com/"]),
+            "allowed_endpoints": json.dumps(["public"]),
+            "headers": json.dumps(["X-Auth-Request-User"]),
+            "authenticated_emails": "[]",
+            "authenticated_email_domains": "[]",
+            "app_name": TRAEFIK_APP,
+        }
+        traefik = {"ingress_app_names": json.dumps([TRAEFIK_APP])}
+        return [
+            testing.Relation("forward-auth", remote_app_name="traefik-k8s", remote_app_data=traefik),
+            testing.Relation("auth-proxy", remote_app_name=TRAEFIK_APP, remote_app_data=app),
         ]
 
     def render(self, config: dict[str, Any]) -> CharmOutputs:
@@ -136,9 +159,8 @@ class CharmRunner:
         if not resources_text:
             raise CharmRenderError(f"the charm published no Ambassador resources (unit status {status})")
         username, password = self._static_credentials(ctx, state)
-        app_data = {
-            r.endpoint: dict(r.local_app_data) for r in state.relations if r.endpoint in ("ingress", "ingress-auth")
-        }
+        shared = ("ingress", "ingress-auth", "forward-auth")
+        app_data = {r.endpoint: dict(r.local_app_data) for r in state.relations if r.endpoint in shared}
         ext_authz = plan.services.get("gatekeeper-ext-authz")
         return CharmOutputs(
             dex_config=config_path.read_text(),

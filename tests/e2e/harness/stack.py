@@ -29,13 +29,13 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from harness import caddy, istio_pilot
-from harness.charm_outputs import CharmOutputs, CharmRunner
+from harness.charm_outputs import TRAEFIK_APP, CharmOutputs, CharmRunner
 from harness.processes import ManagedProcess, ProcessGroup, free_port, http_ready, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 PROVIDER_DIR = REPO / "tests" / "e2e" / "provider"
 UPSTREAM_SERVICE = "e2e-upstream:80"
-GATEWAY_MODES = ("ambassador", "forward-auth", "istio")
+GATEWAY_MODES = ("ambassador", "forward-auth", "istio", "traefik")
 EXT_AUTHZ_PROCESS = "gatekeeper-ext-authz"
 ISTIO_APP_PREFIX = "/app/"  # the harness app's route behind Istio: no catch-all route there
 # Where the workloads listen inside the pod (docs/architecture.md): mapped to local free ports.
@@ -109,6 +109,7 @@ class Stack:
         self.public_url = f"http://127.0.0.1:{self.ports.gateway}"
         self.runner = CharmRunner(root / "charm")
         self.runner.istio = gateway_mode == "istio"
+        self.runner.traefik = gateway_mode == "traefik"
         self.processes = ProcessGroup(self.log_dir)
         self.charm_config = self._with_public_url(charm_config)
         self.outputs: CharmOutputs | None = None
@@ -398,8 +399,32 @@ class Stack:
             return caddy.dumps(self._istio_config(gateway_ports)), "application/json"
         if self.gateway_mode == "ambassador":
             return caddy.dumps(caddy.ambassador_config(resources, self._services(), gateway_ports)), "application/json"
+        if self.gateway_mode == "traefik":
+            return self._traefik_config(resources, gateway_ports), "text/caddyfile"
         check_uri = f"{self.prefix}/forward-auth"
         return caddy.forward_auth_caddyfile(resources, self._services(), gateway_ports, check_uri), "text/caddyfile"
+
+    def _traefik_config(self, resources: list[dict[str, Any]], gateway_ports: caddy.GatewayPorts) -> str:
+        """Caddy's forward_auth as Traefik's ForwardAuth middleware from the forward-auth data:
+        `GET <decisions_address>` as given, `authResponseHeaders` = `headers`, only for the apps in
+        `app_names` (traefik-k8s src/traefik.py, `_generate_middleware_config`). Dex's and the
+        gatekeeper's own routes come from the charm's Mappings, unchecked: Traefik would need its
+        ingress relation for them, which the charm does not request (README)."""
+        assert self.outputs is not None
+        data = self.outputs.app_data["forward-auth"]
+        if TRAEFIK_APP not in json.loads(data["app_names"]):
+            raise StackError(f"the charm does not ask Traefik to protect {TRAEFIK_APP}: {data['app_names']}")
+        address = urlsplit(data["decisions_address"])
+        service = f"{address.hostname}:{address.port}"
+        services = {**self._services(), service: " ".join(f"127.0.0.1:{p}" for p in self.unit_ports)}
+        return caddy.forward_auth_caddyfile(
+            resources,
+            services,
+            gateway_ports,
+            address.path,
+            check_service=service,
+            copy_headers=json.loads(data["headers"]),
+        )
 
     def _istio_config(self, gateway_ports: caddy.GatewayPorts) -> dict[str, Any]:
         """Envoy as istio-pilot configures it from the charm's ingress and ingress-auth data,
