@@ -51,7 +51,16 @@ def provider(tmp_path: Path) -> Iterator:
         path.write_text(yaml.safe_dump(config))
         argv = [shutil.which("node"), str(PROVIDER_DIR / "provider.js"), "--config", str(path), "--port", str(port)]
         ready = http_ready(f"http://127.0.0.1:{port}/dex/.well-known/openid-configuration") if wait else None
-        return group.start(f"provider{len(group.processes)}", argv, cwd=PROVIDER_DIR, ready=ready, timeout=45)
+        name = f"provider{len(group.processes)}"
+        try:
+            return group.start(name, argv, cwd=PROVIDER_DIR, ready=ready, timeout=45)
+        except ProcessStartError as err:
+            # Seen once in CI with the suite's other processes running: the stand-in printed its
+            # notes and never listened. A refusal of the config exits instead, and is not retried.
+            if "timed out" not in str(err):
+                raise
+            group.stop(name)
+            return group.start(f"{name}-again", argv, cwd=PROVIDER_DIR, ready=ready, timeout=45)
 
     yield start
     group.stop_all()
