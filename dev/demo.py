@@ -35,7 +35,9 @@ def port_is_free(port: int) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8000, help="gateway port (a free one is used if taken)")
-    parser.add_argument("--gateway", choices=GATEWAY_MODES, default="ambassador")
+    # The Istio and Traefik modes route the app elsewhere (/app/) or need relation data: tests only.
+    demo_modes = [mode for mode in GATEWAY_MODES if mode in ("ambassador", "forward-auth")]
+    parser.add_argument("--gateway", choices=demo_modes, default="ambassador")
     parser.add_argument("--keep-logs", action="store_true", help="leave the work directory behind on exit")
     args = parser.parse_args()
 
