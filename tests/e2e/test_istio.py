@@ -14,6 +14,8 @@ import requests
 from harness import form_login
 from harness.stack import ISTIO_APP_PREFIX, Stack
 from harness.upstream import Echo
+from playwright.sync_api import sync_playwright
+from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 APP = ISTIO_APP_PREFIX + "pipeline/runs"
 JSON = {"Accept": "application/json"}
@@ -90,3 +92,25 @@ def test_paths_without_a_route_are_not_served(istio):
     """Envoy checks only routed requests; the Ambassador-style paths have no route behind Istio."""
     assert requests.get(istio.url("/authservice/oidc/login"), timeout=10).status_code == 404
     assert requests.get(istio.url("/elsewhere"), timeout=10).status_code == 404
+
+
+def test_a_person_in_chromium_logs_in_and_out_behind_istio(istio):
+    """Headless Debian Chromium: the login form, the callback and the signed-out page, all
+    answered through Envoy's ext_authz as Istio would run it."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(istio.url(APP))
+            assert page.url.startswith(istio.issuer + "/") and page.locator("#login").count() == 1, page.url
+            page.fill("#login", istio.username or "")
+            page.fill("#password", istio.password or "")
+            page.click("#submit-login")
+            page.wait_for_url(istio.url(APP))
+            assert Echo.parse(page.content()).values("kubeflow-userid") == [istio.username]
+            page.goto(istio.url("/dex/authservice/logout"))
+            assert "/dex/authservice/signed-out" in page.url and "signed out" in page.content().lower()
+            page.goto(istio.url(APP))
+            assert page.url.startswith(istio.issuer + "/"), page.url  # the session is gone: back to Dex
+        finally:
+            browser.close()
