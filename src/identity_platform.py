@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +36,11 @@ class Proxied:
     app_names: tuple[str, ...] = ()
     skip_paths: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()  # an endpoint that stays behind the login, said why
-    email_limited: tuple[str, ...] = field(default=())  # apps that asked for an allow-list of emails
+    email_limited: tuple[str, ...] = ()  # apps that asked for an allow-list of emails
+
+
+def _bases(protected_urls: Sequence[str]) -> list[str]:
+    return sorted({urlsplit(url).path.rstrip("/") for url in protected_urls}) or [""]
 
 
 def _endpoint_paths(endpoint: str, protected_urls: Sequence[str]) -> list[str]:
@@ -44,8 +48,12 @@ def _endpoint_paths(endpoint: str, protected_urls: Sequence[str]) -> list[str]:
     endpoint = endpoint.strip().removeprefix("^")
     if endpoint.startswith("/"):
         return [endpoint]
-    bases = {urlsplit(url).path.rstrip("/") for url in protected_urls} or {""}
-    return [f"{base}/{endpoint}" for base in sorted(bases)]
+    return [f"{base}/{endpoint}" for base in _bases(protected_urls)]
+
+
+def _own(path: str, protected_urls: Sequence[str]) -> bool:
+    """Skip paths hold for the whole gateway: an app may only open paths of its own URLs."""
+    return any(base == "" or path == base or path.startswith(base + "/") for base in _bases(protected_urls))
 
 
 def proxied(decoded: Sequence[dict[str, Any]], app_names: Sequence[str]) -> Proxied:
@@ -58,13 +66,19 @@ def proxied(decoded: Sequence[dict[str, Any]], app_names: Sequence[str]) -> Prox
         if data.get("authenticated_emails") or data.get("authenticated_email_domains"):
             limited.append(app)
         for endpoint in data.get("allowed_endpoints") or []:
-            for path in _endpoint_paths(str(endpoint), data.get("protected_urls") or []):
+            protected = data.get("protected_urls") or []
+            for path in _endpoint_paths(str(endpoint), protected):
                 try:
-                    skip.extend(rules.skip_auth_paths(path))
+                    normal = rules.skip_auth_paths(path)
                 except rules.InvalidValue as err:
                     problems.append(
                         f"{app}: allowed endpoint {str(endpoint)[:80]!r} still needs a login ({err.problem})"
                     )
+                    continue
+                if not all(_own(p, protected) for p in normal):
+                    problems.append(f"{app}: allowed endpoint {path[:80]!r} is outside its protected URLs")
+                    continue
+                skip.extend(normal)
     return Proxied(tuple(sorted(set(app_names))), tuple(dict.fromkeys(skip)), tuple(problems), tuple(limited))
 
 

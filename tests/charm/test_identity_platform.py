@@ -103,7 +103,7 @@ def test_an_email_allow_list_is_said_to_be_unenforced(tmp_path):
     )
 
 
-@pytest.mark.parametrize("endpoint", ["/a/../b", "/static/.*\\.js", "/"])
+@pytest.mark.parametrize("endpoint", ["/jupyter/a/../pipeline", "/jupyter/static/.*\\.js", "/"])
 def test_an_endpoint_that_is_not_a_plain_path_keeps_its_login(tmp_path, endpoint):
     found = identity_platform.proxied(
         [{"app_name": "app", "protected_urls": [PROTECTED], "allowed_endpoints": [endpoint]}], ["app"]
@@ -117,3 +117,13 @@ def test_without_auth_proxy_apps_traefik_gets_an_empty_list(tmp_path):
     out = context().run(context().on.relation_created(traefik), state(tmp_path, relations=(traefik,)))
     assert out.get_relation(traefik.id).local_app_data["app_names"] == "[]"
     assert out.unit_status == testing.ActiveStatus()
+
+
+def test_an_app_cannot_open_another_apps_paths():
+    """Skip paths hold for the whole gateway, so an app's allowed endpoints stay under its own URLs."""
+    found = identity_platform.proxied(
+        [{"app_name": "jupyter-ui", "protected_urls": [PROTECTED], "allowed_endpoints": ["/pipeline", "healthz"]}],
+        ["jupyter-ui"],
+    )
+    assert found.skip_paths == ("/jupyter/healthz",)
+    assert found.problems == ("jupyter-ui: allowed endpoint '/pipeline' is outside its protected URLs",)
