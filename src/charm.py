@@ -18,6 +18,7 @@ import connector_probe
 import errors
 import identity_platform
 import istio_ingress
+import observability
 import oidc_clients
 import operations_client
 import pebble_layers
@@ -49,6 +50,7 @@ _RELATION_EVENTS = {
     istio_ingress.INGRESS: ("relation_created", "relation_changed"),
     istio_ingress.INGRESS_AUTH: ("relation_created", "relation_changed", "relation_broken"),
     redis_relation.ENDPOINT: ("relation_changed", "relation_departed", "relation_broken"),
+    observability.ENDPOINT: ("relation_created",),
     identity_platform.AUTH_PROXY: ("relation_changed", "relation_broken"),
     identity_platform.FORWARD_AUTH: ("relation_created", "relation_changed"),
 }
@@ -87,6 +89,8 @@ class DexAuthCharm(ops.CharmBase):
 
     def _reconcile(self, event: ops.EventBase) -> None:
         self.unit.set_ports(pebble_layers.DEX_WEB_PORT, pebble_layers.GATEKEEPER_PORT, pebble_layers.EXT_AUTHZ_PORT)
+        scrape = observability.unit_databag(self.app.name, self.model.name, self.unit.name)
+        self._publish({observability.ENDPOINT: scrape}, self.unit)  # whatever the config: Dex's metrics too
         if self.unit.is_leader():
             self.app_secrets.ensure(self._settings())
             self.oidc_clients.ensure_secrets()
@@ -99,7 +103,7 @@ class DexAuthCharm(ops.CharmBase):
         self.workloads.probe_connectors(outcome, retry_failures=isinstance(event, ops.UpdateStatusEvent))
         if self.unit.is_leader():
             self.ambassador.publish(outcome.resources_yaml)
-            self._publish_app_data(outcome.app_databags)
+            self._publish(outcome.app_databags, self.app)
             self.identity_platform.publish(self._identity_headers())
             self.issuer.publish(outcome.issuer_url)
             self.oidc_clients.publish(outcome.issuer_url)
@@ -122,6 +126,8 @@ class DexAuthCharm(ops.CharmBase):
             related_redis_url=redis.url if (redis := redis_relation.related_address(self.model)) else "",
             ext_authz=self.model.get_relation(istio_ingress.INGRESS_AUTH) is not None,
             proxied_skip_paths=self.identity_platform.proxied().skip_paths,
+            model_uuid=self.model.uuid,
+            unit_name=self.unit.name,
         )
 
     def _identity_headers(self) -> list[str]:
@@ -134,11 +140,11 @@ class DexAuthCharm(ops.CharmBase):
                 names.append(str(settings.DEFAULTS[option]))
         return names
 
-    def _publish_app_data(self, databags: dict[str, dict[str, str]]) -> None:
-        """Leader: what the gateways of other charms read (istio-pilot's ingress and ingress-auth)."""
+    def _publish(self, databags: dict[str, dict[str, str]], owner: ops.Application | ops.Unit) -> None:
+        """What other charms read (istio-pilot, COS), in the app's data (leader) or the unit's."""
         for endpoint, wanted in databags.items():
             for relation in self.model.relations[endpoint]:
-                data = relation.data[self.app]
+                data = relation.data[owner]
                 if dict(data) != wanted:
                     data.update(wanted)
 

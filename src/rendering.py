@@ -18,6 +18,7 @@ import connectors as connectors_module
 import dex_config
 import errors
 import istio_ingress
+import observability
 import pebble_layers
 import settings as settings_module
 from gatekeeper import config as gatekeeper_config
@@ -52,6 +53,8 @@ class Context:
     related_redis_url: str = ""
     ext_authz: bool = False  # Istio's ingress-auth is related: run the every-path listener
     proxied_skip_paths: tuple[str, ...] = ()  # what apps on auth-proxy serve without a login
+    model_uuid: str = ""
+    unit_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,22 @@ def _dex_config_text(
     return dex_config.render_dex_config_yaml(dex_settings)
 
 
+def _app_databags(settings: settings_module.Settings, context: Context) -> dict[str, dict[str, str]]:
+    """What the leader publishes to istio-pilot and COS."""
+    return {
+        istio_ingress.INGRESS: istio_ingress.databag(
+            istio_ingress.INGRESS, istio_ingress.ingress_route(context.app_name, context.namespace)
+        ),
+        istio_ingress.INGRESS_AUTH: istio_ingress.databag(
+            istio_ingress.INGRESS_AUTH,
+            istio_ingress.ingress_auth(context.app_name, settings.userid_header, settings.groups_header),
+        ),
+        observability.ENDPOINT: observability.app_databag(
+            context.app_name, context.namespace, context.model_uuid, context.unit_name
+        ),
+    }
+
+
 def _render_settings(
     settings: settings_module.Settings, connectors: list[dict[str, Any]], context: Context, secrets: SharedSecrets
 ) -> Rendered:
@@ -204,15 +223,7 @@ def _render_settings(
         resources_yaml=ambassador.render_resources_yaml(routes),
         dex_files=dex_files,
         dex_connector_ids=tuple(c["id"] for c in placed),
-        app_databags={
-            istio_ingress.INGRESS: istio_ingress.databag(
-                istio_ingress.INGRESS, istio_ingress.ingress_route(context.app_name, context.namespace)
-            ),
-            istio_ingress.INGRESS_AUTH: istio_ingress.databag(
-                istio_ingress.INGRESS_AUTH,
-                istio_ingress.ingress_auth(context.app_name, settings.userid_header, settings.groups_header),
-            ),
-        },
+        app_databags=_app_databags(settings, context),
     )
 
 
