@@ -105,6 +105,7 @@ class IdentityPlatform:
 
     def __init__(self, charm: ops.CharmBase, identity_headers: Sequence[str]) -> None:
         self._model = charm.model
+        self._proxied: Proxied | None = None
         self.auth_proxy = auth_proxy.AuthProxyProvider(charm, relation_name=AUTH_PROXY)
         # Built complete from the start: the library reads our app_names when Traefik writes first.
         self.forward_auth = forward_auth.ForwardAuthProvider(
@@ -112,7 +113,10 @@ class IdentityPlatform:
         )
 
     def proxied(self) -> Proxied:
-        return proxied(self.auth_proxy.get_decoded_relations_data(), self.auth_proxy.get_app_names())
+        """Read once per hook: the init, the reconcile and collect-status all ask."""
+        if self._proxied is None:
+            self._proxied = proxied(self.auth_proxy.get_decoded_relations_data(), self.auth_proxy.get_app_names())
+        return self._proxied
 
     def _config(self, identity_headers: Sequence[str]) -> forward_auth.ForwardAuthConfig:
         return forward_auth.ForwardAuthConfig(

@@ -45,17 +45,7 @@ def test_a_browser_logs_in_and_the_app_gets_the_identity(istio):
 
 def test_an_api_call_without_credentials_is_refused_and_a_bearer_id_token_passes(istio):
     assert requests.get(istio.url(APP), headers=JSON, timeout=10).status_code == 401
-    token = requests.post(
-        istio.url("/dex/token"),
-        data={
-            "grant_type": "password",
-            "username": istio.username,
-            "password": istio.password,
-            "scope": "openid email groups",
-            "client_id": istio.cli_client_id,
-        },
-        timeout=10,
-    ).json()["id_token"]
+    token = istio.password_grant().json()["id_token"]
     answer = requests.get(istio.url(APP), headers={"Authorization": f"Bearer {token}", **JSON}, timeout=10)
     assert answer.status_code == 200
     assert Echo.parse(answer.text).values("kubeflow-userid") == [istio.username]

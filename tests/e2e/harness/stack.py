@@ -185,6 +185,12 @@ class Stack:
     def url(self, path: str) -> str:
         return self.public_url + path
 
+    def password_grant(self, scope: str = "openid email groups") -> requests.Response:
+        """What the README tells scripts to do: the password grant with the CLI client, through the gateway."""
+        data = {"grant_type": "password", "username": self.username, "password": self.password}
+        data |= {"scope": scope, "client_id": self.cli_client_id}
+        return requests.post(self.url("/dex/token"), data=data, timeout=10)
+
     def secret_values(self) -> list[str]:
         """Values that must never appear in any log."""
         values = [self.client_secret, self.env.get("GATEKEEPER_OPERATIONS_TOKEN", "")]
