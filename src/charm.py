@@ -16,8 +16,10 @@ import ops
 import app_secrets
 import connector_probe
 import errors
+import grafana_dashboard
 import identity_platform
 import istio_ingress
+import log_forwarding
 import observability
 import oidc_clients
 import operations_client
@@ -51,6 +53,8 @@ _RELATION_EVENTS = {
     istio_ingress.INGRESS_AUTH: ("relation_created", "relation_changed", "relation_broken"),
     redis_relation.ENDPOINT: ("relation_changed", "relation_departed", "relation_broken"),
     observability.ENDPOINT: ("relation_created",),
+    grafana_dashboard.ENDPOINT: ("relation_created",),
+    log_forwarding.ENDPOINT: ("relation_created", "relation_changed", "relation_departed", "relation_broken"),
     identity_platform.AUTH_PROXY: ("relation_changed", "relation_broken"),
     identity_platform.FORWARD_AUTH: ("relation_created", "relation_changed"),
 }
@@ -91,6 +95,7 @@ class DexAuthCharm(ops.CharmBase):
         self.unit.set_ports(pebble_layers.DEX_WEB_PORT, pebble_layers.GATEKEEPER_PORT, pebble_layers.EXT_AUTHZ_PORT)
         scrape = observability.unit_databag(self.app.name, self.model.name, self.unit.name)
         self._publish({observability.ENDPOINT: scrape}, self.unit)  # whatever the config: Dex's metrics too
+        self._forward_logs()
         if self.unit.is_leader():
             self.app_secrets.ensure(self._settings())
             self.oidc_clients.ensure_secrets()
@@ -108,6 +113,18 @@ class DexAuthCharm(ops.CharmBase):
             self.issuer.publish(outcome.issuer_url)
             self.oidc_clients.publish(outcome.issuer_url)
             self.app_secrets.remember_last_good(dict(self.config))
+
+    def _forward_logs(self) -> None:
+        units = {
+            unit.name: relation.data[unit]
+            for relation in self.model.relations[log_forwarding.ENDPOINT]
+            for unit in relation.units
+        }
+        loki = log_forwarding.endpoints(units)
+        for unit in loki.unusable:
+            logger.warning("Loki unit %s published no usable push endpoint; not forwarding logs to it", unit)
+        labels = log_forwarding.topology_labels(self.app.name, self.model.name, self.model.uuid, self.unit.name)
+        self.workloads.forward_logs(loki.urls, labels)
 
     def _settings(self) -> settings.Settings | None:
         """For the leader's secrets; a bad option is reported by the render itself."""

@@ -17,7 +17,9 @@ import ambassador
 import connectors as connectors_module
 import dex_config
 import errors
+import grafana_dashboard
 import istio_ingress
+import log_forwarding
 import observability
 import pebble_layers
 import settings as settings_module
@@ -188,6 +190,12 @@ def _app_databags(settings: settings_module.Settings, context: Context) -> dict[
             istio_ingress.ingress_auth(context.app_name, settings.userid_header, settings.groups_header),
         ),
         observability.ENDPOINT: observability.app_databag(
+            context.app_name, context.namespace, context.model_uuid, context.unit_name
+        ),
+        grafana_dashboard.ENDPOINT: grafana_dashboard.app_databag(
+            context.app_name, context.namespace, context.model_uuid, context.unit_name
+        ),
+        log_forwarding.ENDPOINT: log_forwarding.app_databag(
             context.app_name, context.namespace, context.model_uuid, context.unit_name
         ),
     }

@@ -15,6 +15,7 @@ import typing
 import ops
 
 import connector_probe
+import log_forwarding
 import pebble_layers
 import rendering
 import workload_status
@@ -163,6 +164,27 @@ class Workloads:
         except (ops.pebble.APIError, ops.pebble.ConnectionError) as err:
             logger.warning("could not update the gatekeeper container: %s", err)
             self.problems.append(ops.WaitingStatus("waiting for the gatekeeper container"))
+
+    def forward_logs(self, wanted: dict[str, str], labels: dict[str, str]) -> None:
+        """Both containers, whatever the config: a bad config still leaves logs to read.
+
+        Pebble takes a new log target without a replan; only a change is written.
+        """
+        for name in CONTAINERS:
+            container = self._container(name)
+            if container is None:
+                continue
+            try:
+                planned = container.get_plan().log_targets
+                forwarding = {target: log.location for target, log in planned.items() if log.services[-1:] != ["-all"]}
+                layer = log_forwarding.layer(wanted, forwarding, labels)
+                if layer is None:
+                    continue
+                current = {target: log.to_dict() for target, log in planned.items()}
+                if any(current.get(target) != value for target, value in layer["log-targets"].items()):
+                    container.add_layer(log_forwarding.LAYER, _layer(layer), combine=True)
+            except (ops.pebble.APIError, ops.pebble.ConnectionError) as err:
+                logger.warning("could not set the %s container's log forwarding: %s", name, err)
 
     def unconfigured(self) -> bool:
         """Both containers are up and hold nothing of ours: a new pod, to start from the last good config."""

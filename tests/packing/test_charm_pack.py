@@ -123,6 +123,13 @@ def test_every_module_the_charm_imports_is_packed(prime: pathlib.Path):
         assert (prime / lib.relative_to(ROOT)).is_file(), lib.name
 
 
+def test_the_data_files_the_charm_reads_are_packed(prime: pathlib.Path):
+    data = [ROOT / "src" / "dex_connector_fields.json", *sorted((ROOT / "src" / "grafana_dashboards").glob("*.json"))]
+    assert len(data) >= 2
+    missing = [str(p.relative_to(ROOT)) for p in data if not (prime / p.relative_to(ROOT)).is_file()]
+    assert not missing, f"read by the charm but not in the packed charm: {missing}"
+
+
 def test_the_charm_imports_and_renders_from_its_own_venv(prime: pathlib.Path):
     # -S: no site-packages at all, so only lib, venv and src (the script's folder) are searched.
     program = (
