@@ -102,8 +102,8 @@ class Authenticator:
             raise errors.TokenError("revoked", "token was logged out", user)
         if self.revoked.refuses(user, float(issued)):
             raise errors.TokenError("revoked", "the user was signed out everywhere after this was issued", user)
-        headers = self.identity.for_user(user, groups)
-        entry = Verified(exp=float(exp), revocation_key=key, headers=headers, user=user, issued_at=float(issued))
+        headers = self.identity.text_for_user(user, groups)
+        entry = Verified(float(exp), key, headers, user, float(issued))
         self.cache.put(token, entry, now)
         return entry
 

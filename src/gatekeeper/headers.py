@@ -7,6 +7,7 @@ copies with ours, and Caddy 2.6 would otherwise forward its placeholder text. Lo
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from itertools import product
 
@@ -53,6 +54,7 @@ class IdentityHeaders:
         self.userid_name = settings.userid_header.encode()
         self.groups_name = settings.groups_header.encode()
         self.userid_prefix = settings.userid_prefix
+        self._userid_text, self._groups_text = settings.userid_header, settings.groups_header
         self.empty: list[Header] = [(self.userid_name, b""), (self.groups_name, b"")]
         self._canonical = {self.userid_name, self.groups_name}
         spellings = [_underscored(settings.userid_header), _underscored(settings.groups_header)]
@@ -61,10 +63,15 @@ class IdentityHeaders:
 
     def for_user(self, user: str, groups: tuple[str, ...]) -> list[Header]:
         """The 200's identity headers; a user id that cannot travel in a header is refused, not cleaned."""
+        return [(name.encode("latin-1"), value.encode()) for name, value in self.text_for_user(user, groups)]
+
+    def text_for_user(self, user: str, groups: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """The same as text, kept by every cached verdict: the names and a groups value many users
+        share are one object each, so a large working set costs little more than its tokens."""
         if not user or _unsafe(user) or len(user) > 1024:
             raise errors.UnsafeIdentityError("user id is empty, too long or has control characters")
-        value = (self.userid_prefix + user).encode()
-        return [(self.userid_name, value), (self.groups_name, ",".join(usable_groups(groups)).encode())]
+        group_value = sys.intern(",".join(usable_groups(groups)))
+        return ((self._userid_text, self.userid_prefix + user), (self._groups_text, group_value))
 
     def lookalike(self, name: bytes) -> bool:
         """True for a header name that is not ours but reads as ours once `_` becomes `-`."""

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from gatekeeper_fixtures import CLIENT_ID, make_settings, ready_app
 
 from gatekeeper.errors import TokenError
+from gatekeeper.headers import IdentityHeaders
 from gatekeeper.tokens import IdTokenVerifier, Verified, VerifiedCache, identity_from_claims, token_fingerprint
 
 
@@ -96,14 +97,39 @@ def test_identity_from_claims():
 def test_cache_is_bounded_and_purges_expired():
     cache = VerifiedCache(limit=4)
     for i in range(4):
-        cache.put(f"t{i}", Verified(exp=100 + i, revocation_key=f"k{i}", headers=[], user="u"), now=0)
-    cache.put("t4", Verified(exp=200, revocation_key="k4", headers=[], user="u"), now=102)  # t0..t2 expired
+        cache.put(f"t{i}", Verified(exp=100 + i, revocation_key=f"k{i}", text_headers=(), user="u"), now=0)
+    cache.put("t4", Verified(exp=200, revocation_key="k4", text_headers=(), user="u"), now=102)  # t0..t2 expired
     assert len(cache) == 2 and cache.get("t3") and cache.get("t4")
     for i in range(5, 12):
-        cache.put(f"t{i}", Verified(exp=999, revocation_key="k", headers=[], user="u"), now=102)
+        cache.put(f"t{i}", Verified(exp=999, revocation_key="k", text_headers=(), user="u"), now=102)
     assert len(cache) <= 4 and cache.get("t11")
 
 
 def test_fingerprint_does_not_contain_the_token():
     token = "header.payload.signature"
     assert token not in token_fingerprint(token) and token_fingerprint(token) == token_fingerprint(token)
+
+
+def test_past_the_bound_requests_going_round_more_tokens_still_find_a_share_cached():
+    """Oldest-first eviction would find none: each token would be gone by the time its turn came again."""
+    cache = VerifiedCache(limit=1000)
+    tokens = [f"t{i}" for i in range(1500)]
+    hits = 0
+    for _ in range(10):
+        for token in tokens:
+            if cache.get(token) is not None:
+                hits += 1
+            else:
+                cache.put(token, Verified(exp=999, revocation_key=token, text_headers=(), user="u"), now=0)
+            assert len(cache) <= 1000
+    assert hits / (10 * len(tokens)) > 0.25  # about a third; oldest-first finds none
+
+
+def test_a_cached_verdict_shares_the_header_names_and_a_common_groups_value():
+    identity = IdentityHeaders(make_settings())
+    one = identity.text_for_user("a@example.com", ("kubeflow-users", "team-a"))
+    other = identity.text_for_user("b@example.com", ("kubeflow-users", "team-a"))
+    assert one[0][0] is other[0][0] and one[1][0] is other[1][0] and one[1][1] is other[1][1]
+    assert one[0][1] == "a@example.com" and one[1][1] == "kubeflow-users,team-a"
+    verdict = Verified(exp=1, revocation_key="k", text_headers=one, user="a@example.com")
+    assert verdict.headers == identity.for_user("a@example.com", ("kubeflow-users", "team-a"))
