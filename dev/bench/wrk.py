@@ -153,8 +153,11 @@ def run(
     expect_errors: bool = False,
     check: ResponseCheck | None = None,
     tolerated_socket_errors: float = 0.0,
+    lua: tuple[str, tuple[str, ...]] | None = None,
 ) -> WrkResult:
     """Load `url`; a run with error answers (or failed checks) raises unless `expect_errors`.
+
+    `lua`: another wrk script and its arguments (not with `check`), e.g. one that varies a header.
 
     `tolerated_socket_errors`: a fraction of the requests that may end in a socket error (a server
     closing a keep-alive connection; wrk reconnects). Error answers are never tolerated.
@@ -168,6 +171,10 @@ def run(
             script = Path(tmp) / "check.lua"
             script.write_text(_CHECK_SCRIPT)
             script_args = (str(check.status), check.header)
+        elif lua is not None:
+            script = Path(tmp) / "script.lua"
+            script.write_text(lua[0])
+            script_args = lua[1]
         argv = command(
             url,
             headers,
