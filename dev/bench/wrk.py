@@ -11,6 +11,7 @@ server's own counters.
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -122,6 +123,12 @@ def parse(output: str) -> WrkResult:
     return WrkResult(float(rps[1]), _millis(p50[1]), _millis(p99[1]), int(total[1]), errors, check, socket_errors)
 
 
+def _open_files_to_hard_limit() -> None:
+    """wrk holds one descriptor per connection; the caller's soft limit may be a container's 1024."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def command(
     url: str,
     headers: dict[str, str] | None = None,
@@ -184,7 +191,9 @@ def run(
             script=script,
             script_args=script_args,
         )
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=seconds + 60, preexec_fn=_open_files_to_hard_limit
+        )
     if proc.returncode != 0:
         raise WrkError(f"wrk failed ({proc.returncode}) loading {url}: {proc.stderr.strip()}")
     result = parse(proc.stdout)
