@@ -1,12 +1,17 @@
 """The benchmark of issue 6: the gatekeeper's check path against the floors and mod_auth_openidc.
 
-    scripts/bench [--seconds 10] [--repeat 1] [--soak 20] [--workers 1] [--skip-apache]
+    scripts/bench [--seconds 10] [--repeat 3] [--soak 20] [--workers 1] [--skip-apache]
                   [--gateway-idle-conns 32] [--only NAME ...] [--keep-work]
 
 Everything runs in one go on this machine: the end-to-end stack rendered by the charm (provider,
 gatekeeper, Caddy), a Caddy `respond 200`, the do-nothing app on granian, the chain with and
 without the auth hop, and Apache + mod_auth_openidc against the same provider. Each figure is
 wrk at -t2 -c50 after a warm-up; results go to stdout and to bench-results/<timestamp>.json.
+
+`--repeat N` is the number of interleaved rounds: each round measures every figure once, in
+the same order (fresh servers, warm-up, one run), so figure A's rounds sit between figure B's
+(A B A B ...). A figure is the median of its rounds with the lowest and highest, and a ratio is
+the median of its per-round ratios, so a slow minute on a shared machine lowers both sides.
 """
 
 from __future__ import annotations
@@ -126,9 +131,7 @@ class Bench:
         config = base_config(**{"log-level": "info", "gatekeeper-workers": args.workers})
         self.stack = Stack(work / "stack", config, gateway_mode="ambassador")
         self.apache_client = apache.free_client()
-        self.results: dict[str, wrk.WrkResult] = {}
-        self.runs: dict[str, list[int]] = {}
-        self.cpu_us: dict[str, float] = {}
+        self.figures = report.Figures()
         self.shortfalls: dict[str, list[int]] = {}
         self.rss: dict[str, int] = {}
         self.soak: report.Soak | None = None
@@ -181,15 +184,14 @@ class Bench:
         check: wrk.ResponseCheck | None = None,
         tolerated_socket_errors: float = 0.0,
     ) -> None:
-        """Warm-up, then `--repeat` runs; the median run is kept, with the CPU time the `servers`
-        (process trees) spent per request in it.
+        """Warm-up, then this round's run, kept with the CPU time the `servers` (process trees)
+        spent per request in it.
 
         `tolerated_socket_errors` is for Apache only: its event MPM closes a handful of keep-alive
         connections under load (wrk counts a read error and reconnects); never error answers.
         """
-        repeat = self.args.repeat
-        say(f"  {name}: {self.load.warmup}s warm-up + {repeat} x {self.load.seconds}s ...")
-        # Warm-up: servers start threads, pools and caches; its errors do not count, the runs' do.
+        say(f"  {name}: {self.load.warmup}s warm-up + {self.load.seconds}s ...")
+        # Warm-up: servers start threads, pools and caches; its errors do not count, the run's do.
         wrk.run(
             url,
             headers,
@@ -199,39 +201,32 @@ class Bench:
             check=check,
             expect_errors=True,
         )
-        runs, cpu = [], []
-        for _ in range(repeat):
-            before = counters.read(self.stack.gatekeeper_url) if expected_outcome else {}
-            cpu_before = sum(process_tree.tree_cpu_seconds(pid) for pid in servers)
-            result = wrk.run(
-                url,
-                headers,
-                seconds=self.load.seconds,
-                connections=self.load.connections,
-                threads=self.load.threads,
-                check=check,
-                tolerated_socket_errors=tolerated_socket_errors,
+        before = counters.read(self.stack.gatekeeper_url) if expected_outcome else {}
+        cpu_before = sum(process_tree.tree_cpu_seconds(pid) for pid in servers)
+        result = wrk.run(
+            url,
+            headers,
+            seconds=self.load.seconds,
+            connections=self.load.connections,
+            threads=self.load.threads,
+            check=check,
+            tolerated_socket_errors=tolerated_socket_errors,
+        )
+        cpu_us = (sum(process_tree.tree_cpu_seconds(pid) for pid in servers) - cpu_before) / result.requests * 1e6
+        if expected_outcome:
+            _, shortfall = counters.verify_outcomes(
+                before, counters.read(self.stack.gatekeeper_url), expected_outcome, result.requests
             )
-            cpu.append((sum(process_tree.tree_cpu_seconds(pid) for pid in servers) - cpu_before) / result.requests)
-            if expected_outcome:
-                _, shortfall = counters.verify_outcomes(
-                    before, counters.read(self.stack.gatekeeper_url), expected_outcome, result.requests
+            if shortfall:
+                self.shortfalls.setdefault(name, []).append(shortfall)
+                say(
+                    f"    warning: the gatekeeper counted {shortfall} fewer {expected_outcome!r} checks"
+                    f" than the {result.requests} requests wrk completed"
                 )
-                if shortfall:
-                    self.shortfalls.setdefault(name, []).append(shortfall)
-                    say(
-                        f"    warning: the gatekeeper counted {shortfall} fewer {expected_outcome!r} checks"
-                        f" than the {result.requests} requests wrk completed"
-                    )
-            runs.append(result)
-        result = report.median_run(runs)
-        self.results[name] = result
-        self.cpu_us[name] = round(cpu[runs.index(result)] * 1e6, 1)
-        self.runs[name] = [round(r.requests_per_second) for r in runs]
-        spread = f" (runs: {', '.join(f'{r:,}' for r in self.runs[name])})" if repeat > 1 else ""
+        self.figures.add(name, result, cpu_us)
         say(
             f"    {result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
-            f" {self.cpu_us[name]:.0f} us server CPU per request{spread}"
+            f" {cpu_us:.0f} us server CPU per request"
         )
 
     def floors(self) -> None:
@@ -239,10 +234,10 @@ class Bench:
             with running(lambda: baseline.start_caddy_respond(self.group, self.work)) as (url, pid):
                 expect(url + PAGE, {}, 200, "Caddy respond")
                 self.measure(report.CADDY, url + PAGE, {}, [pid])
-        if self.wanted("noop-granian"):
+        if self.wanted(report.NOOP):
             with running(lambda: baseline.start_noop_app(self.group, self.work, self.args.workers)) as (url, pid):
                 expect(url + PAGE, {}, 200, "do-nothing app")
-                self.measure("noop-granian", url + PAGE, {}, [pid])
+                self.measure(report.NOOP, url + PAGE, {}, [pid])
 
     def checks(self) -> None:
         gk = self.stack.gatekeeper_url
@@ -349,11 +344,12 @@ class Bench:
     def run(self) -> None:
         self.start()
         self.rss["before"] = self.gatekeeper_rss()
-        say("measuring:")
-        self.floors()
-        self.checks()
-        self.chains()
-        self.mod_auth_openidc()
+        for round_ in range(self.args.repeat):
+            say(f"measuring, round {round_ + 1} of {self.args.repeat}:")
+            self.floors()
+            self.checks()
+            self.chains()
+            self.mod_auth_openidc()
         self.rss["after_runs"] = self.gatekeeper_rss()
         self.soak_run()
         self.rss["after"] = self.gatekeeper_rss()
@@ -373,8 +369,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=1,
-        help="measured runs per figure; the run with the median req/s is reported (default 1)",
+        default=3,
+        help="interleaved rounds: each measures every figure once; figures and ratios are"
+        " medians of the rounds, with the lowest and highest (default 3)",
     )
     parser.add_argument("--warmup", type=int, default=3, help="warm-up before each run, not measured (default 3)")
     parser.add_argument("--connections", type=int, default=50)
@@ -437,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop()
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
-    found = report.targets(bench.results, bench.soak, bench.cpu_us)
+    found = report.targets(bench.figures, bench.soak)
     out = save_results(args, bench, found, load, round(time.time() - started))
     print_summary(args, bench, found)
     print(f"\nresults: {out}")
@@ -472,9 +469,7 @@ def save_results(
         "soak_seconds": args.soak,
         "duration_s": duration_s,
     }
-    data = report.as_json(bench.results, found, bench.soak, bench.rss, settings, machine_facts(), bench.cpu_us)
-    for name, rates in bench.runs.items():
-        data["results"][name]["rps_of_each_run"] = rates
+    data = report.as_json(bench.figures, found, bench.soak, bench.rss, settings, machine_facts())
     data["counter_shortfalls"] = bench.shortfalls
     args.results_dir.mkdir(parents=True, exist_ok=True)
     out = args.results_dir / (datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
@@ -483,17 +478,18 @@ def save_results(
 
 
 def print_summary(args: argparse.Namespace, bench: Bench, found: list[report.Target]) -> None:
-    repeat = f", median of {args.repeat} runs" if args.repeat > 1 else ""
+    repeat = f", median (lowest-highest) of {args.repeat} interleaved rounds" if args.repeat > 1 else ", one round"
     print(
         f"\nwrk -t{args.threads} -c{args.connections}, {args.seconds}s per run{repeat} after {args.warmup}s warm-up;"
         f" gatekeeper workers: {args.workers} ({granian_event_loop()} event loop);"
         f" {os.cpu_count()} CPUs shared by everything\n"
     )
-    print(report.markdown_table(bench.results, bench.cpu_us))
-    for name, result in bench.results.items():
-        if result.socket_errors:
+    print(report.markdown_table(bench.figures))
+    for name, runs in bench.figures.runs.items():
+        errors, requests_ = sum(r.socket_errors for r in runs), sum(r.requests for r in runs)
+        if errors:
             print(
-                f"{name}: {result.socket_errors} of {result.requests:,} requests met a closed keep-alive"
+                f"{name}: {errors} of {requests_:,} requests met a closed keep-alive"
                 " connection (wrk read errors; it reconnected)"
             )
     for name, shortfalls in bench.shortfalls.items():
@@ -508,7 +504,7 @@ def print_summary(args: argparse.Namespace, bench: Bench, found: list[report.Tar
             f"soak of {bench.soak.seconds}s: {bench.soak.rss_before_kib / 1024:.1f} -> "
             f"{bench.soak.rss_after_kib / 1024:.1f} MiB ({bench.soak.growth_mib:+.1f} MiB)"
         )
-    costs = report.chain_costs_text(report.chain_costs(bench.results))
+    costs = report.chain_costs_text(report.chain_costs(bench.figures))
     if costs:
         print("\n" + costs)
     print("\n" + report.targets_table(found))
