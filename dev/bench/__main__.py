@@ -238,6 +238,11 @@ class Bench:
             with running(lambda: baseline.start_noop_app(self.group, self.work, self.args.workers)) as (url, pid):
                 expect(url + PAGE, {}, 200, "do-nothing app")
                 self.measure(report.NOOP, url + PAGE, {}, [pid])
+        if self.wanted(report.LEAST_CHECK):
+            start = lambda: baseline.start_noop_app(self.group, self.work, self.args.workers, least_check=True)  # noqa: E731
+            with running(start) as (url, pid):
+                expect(url + PAGE, {"Cookie": self.cookie}, 200, "least check")
+                self.measure(report.LEAST_CHECK, url + PAGE, {"Cookie": self.cookie}, [pid])
 
     def checks(self) -> None:
         gk = self.stack.gatekeeper_url

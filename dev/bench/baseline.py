@@ -58,13 +58,16 @@ def start_caddy_respond(group: ProcessGroup, work: Path) -> tuple[ManagedProcess
     return process, url
 
 
-def start_noop_app(group: ProcessGroup, work: Path, workers: int) -> tuple[ManagedProcess, str]:
+def start_noop_app(
+    group: ProcessGroup, work: Path, workers: int, *, least_check: bool = False
+) -> tuple[ManagedProcess, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(BENCH_DIR.parent), "PYTHONUNBUFFERED": "1"}
     process = group.start(
         "noop-app",
-        [sys.executable, "-m", "bench.noop_app", "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "bench.noop_app", "--port", str(port), "--workers", str(workers)]
+        + (["--least-check"] if least_check else []),
         env=env,
         cwd=work,
         ready=http_ready(url + "/"),

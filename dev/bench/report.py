@@ -10,6 +10,7 @@ from bench.wrk import WrkResult
 CADDY = "caddy-respond"
 APACHE = "apache-openidc"
 NOOP = "noop-granian"
+LEAST_CHECK = "least-check-granian"
 SESSION_CHECKS = ("check-envoy-cookie", "check-forward-auth-cookie")
 CHAINS = {
     "ambassador": ("chain-ambassador-auth", "chain-ambassador-direct"),
@@ -20,6 +21,7 @@ FREE_AUTH = {"ambassador": "chain-ambassador-freeauth", "forward-auth": "chain-f
 LABELS = {
     CADDY: "Caddy `respond 200` (floor of an HTTP round trip)",
     NOOP: "do-nothing RSGI app on granian (gatekeeper's server stack)",
+    LEAST_CHECK: "least check on the same stack: reads the credential headers, answers 2 identity headers",
     "check-envoy-cookie": "gatekeeper check, session cookie, Envoy style",
     "check-forward-auth-cookie": "gatekeeper check, session cookie, forward-auth style",
     "check-bearer": "gatekeeper check, bearer ID token (RS256), Envoy style",
