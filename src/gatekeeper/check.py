@@ -22,7 +22,7 @@ from gatekeeper.headers import IdentityHeaders
 from gatekeeper.login import LoginFlow
 from gatekeeper.metrics import Metrics
 from gatekeeper.paths import SkipAuth, safe_return_path
-from gatekeeper.request import Credentials, Request
+from gatekeeper.request import Credentials, Headers, Request
 from gatekeeper.revocation_store import RevocationStore
 from gatekeeper.revocations import Revocations, Revoked
 from gatekeeper.sessions import SessionCodec
@@ -142,17 +142,26 @@ class Check:
         """The verdict of a token verified before, still valid, not logged out; else None.
 
         None also when the request needs the thorough path: a possible look-alike identity header
-        (asked for by name, or any name with "_" when there are too many spellings to ask for), or
-        a skip-auth target (answered without identity, whoever asks). One function, no generator:
-        this runs for every request the gateway sends.
+        (see `verdict`), or a skip-auth target (answered without identity, whoever asks).
         """
-        token = request.token
+        entry = self.verdict(request.token, request.headers)
+        if entry is not None and self._skip_enabled and self.skip.matches(request.target):
+            return None
+        return entry
+
+    def verdict(self, token: str | None, headers: Headers) -> Verified | None:
+        """`cached` before the skip-auth test, from the credential and headers alone: with no
+        skip-auth path configured, the RSGI adapter answers from this without building a request.
+
+        A possible look-alike identity header (asked for by name, or any name with "_" when there
+        are too many spellings to ask for) sends the request the thorough way, which refuses it.
+        One function, no generator: this runs for every request the gateway sends.
+        """
         if not token:
             return None
         entry = self._cached(token)
         if entry is None or entry.exp <= time() or entry.revocation_key in self._revoked_keys:
             return None
-        headers = request.headers
         names = self._lookalike_names
         if names is None:
             if "_" in "".join(headers.keys()):
@@ -161,9 +170,11 @@ class Check:
             for name in names:
                 if name in headers:
                     return None
-        if self._skip_enabled and self.skip.matches(request.target):
-            return None
         return entry
+
+    @property
+    def skips_any_path(self) -> bool:
+        return self._skip_enabled
 
     async def decide(self, request: Request) -> Decision:
         """The answer to a check, whichever its style, as one value the adapter writes."""

@@ -44,24 +44,41 @@ def write(response: Response, proto: Any) -> None:
 
 
 class Server:
-    """granian's `__rsgi__` for one app: its parts bound once, so the hot path only looks them up."""
+    """granian's `__rsgi__` for one app: its parts bound once, so the hot path only looks them up.
 
-    __slots__ = ("allowed", "app", "cached", "router")
+    With no skip-auth path configured, a check's verdict depends on its credential and headers
+    only, so a cached one is looked up before any request value is built; with skip-auth paths
+    the target must be read first, and every request is built.
+    """
+
+    __slots__ = ("allowed", "app", "cached", "router", "token_first", "verdict")
 
     def __init__(self, app: Gatekeeper) -> None:
         self.app = app
         self.router = app.router
         self.cached = app.check.cached
+        self.verdict = app.check.verdict
+        self.token_first = not app.check.skips_any_path
         self.allowed = app.metrics.allowed
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         started = perf_counter()
-        req = request_of(scope, self.router, proto)
-        entry = self.cached(req)  # None at once for all but a check: only a check has a token to look up
+        req = None
+        if self.token_first and self.router.route(scope.path) in _CHECKS:
+            headers = scope.headers
+            entry = self.verdict(request.cache_key(headers), headers)
+        else:
+            req = request_of(scope, self.router, proto)
+            entry = self.cached(req)  # None at once for all but a check: only a check has a token to look up
         if entry is not None:
             proto.response_empty(200, entry.text_headers)
             self.allowed(perf_counter() - started)
             return
+        if req is None:
+            req = request_of(scope, self.router, proto)
         decision = await self.app.answer(req)
         write(decision.response, proto)
         self.app.count(decision.outcome, started)
+
+
+_CHECKS = frozenset((request.CHECK, request.FORWARD_AUTH))

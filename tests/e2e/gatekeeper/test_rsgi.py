@@ -27,6 +27,15 @@ def base(dex_module) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module", params=["skip-auth paths", "no skip-auth path"])
+def any_base(request, dex_module) -> Iterator[str]:
+    """Both hot paths: with skip-auth paths every request is built first; without, a cached
+    verdict is looked up from the credential and headers before any request is built."""
+    env = {"GATEKEEPER_SKIP_AUTH_PATHS": "/public"} if request.param == "skip-auth paths" else {}
+    with serving(dex_module, **env) as (url, _):
+        yield url
+
+
 def log_in(base: str, dex, path: str = "/start", **claims) -> tuple[str, str]:
     """A browser login through the served process; returns (session cookie, where it landed)."""
     with httpx.Client(base_url=base, follow_redirects=False) as client:
@@ -45,7 +54,8 @@ def check(base: str, path: str, cookie: str | None = None, headers=()) -> httpx.
     return httpx.get(base + path, headers=sent)
 
 
-def test_hot_path_answers_with_the_identity_bytes_of_a_non_ascii_user(base, dex_module):
+def test_hot_path_answers_with_the_identity_bytes_of_a_non_ascii_user(any_base, dex_module):
+    base = any_base
     cookie, _ = log_in(base, dex_module, email="jöe@example.com", groups=["data-science", "ü-team"])
     for _ in range(2):  # the first answer verifies and caches, the second is the hot path's
         answer = check(base, "/authservice/check/notebooks", cookie)
@@ -57,13 +67,15 @@ def test_hot_path_answers_with_the_identity_bytes_of_a_non_ascii_user(base, dex_
 
 @pytest.mark.parametrize("value", [b"admin@example.com", b"\xe9vil@example.com"])
 @pytest.mark.parametrize("style", ["envoy", "forward-auth"])
-def test_identity_lookalike_header_is_refused_even_when_rsgi_drops_its_value(base, dex_module, value, style):
+def test_identity_lookalike_header_is_refused_even_when_rsgi_drops_its_value(any_base, dex_module, value, style):
+    base = any_base
     cookie, _ = log_in(base, dex_module)
     path, extra = (
         ("/authservice/check/x", [])
         if style == "envoy"
         else ("/authservice/forward-auth", [(b"x-forwarded-uri", b"/x"), (b"x-forwarded-method", b"GET")])
     )
+    assert check(base, path, cookie, extra).status_code == 200  # the verdict is now cached
     answer = check(base, path, cookie, [*extra, (b"kubeflow_userid", value)])
     assert answer.status_code == 400, answer.text
     assert "kubeflow_userid" in answer.json()["reason"]
@@ -106,7 +118,8 @@ def test_return_path_keeps_escapes_that_matter(base, dex_module):
     assert landed == PUBLIC_URL + "/files/a%3Fb%25c%20d?x=%2F&y=1"
 
 
-def test_session_cookie_in_a_second_cookie_header_is_found(base, dex_module):
+def test_session_cookie_in_a_second_cookie_header_is_found(any_base, dex_module):
+    base = any_base
     cookie, _ = log_in(base, dex_module)
     answer = httpx.get(
         base + "/authservice/check/x",
@@ -119,7 +132,8 @@ def test_session_cookie_in_a_second_cookie_header_is_found(base, dex_module):
     assert answer.status_code == 200 and answer.headers["kubeflow-userid"] == "jane@example.com"
 
 
-def test_logged_out_token_is_refused_by_the_hot_path(base, dex_module):
+def test_logged_out_token_is_refused_by_the_hot_path(any_base, dex_module):
+    base = any_base
     cookie, _ = log_in(base, dex_module)
     assert check(base, "/authservice/check/x", cookie).status_code == 200
     httpx.get(base + "/authservice/logout", cookies={"authservice_session": cookie})
