@@ -9,7 +9,9 @@ ext_authz filter reaches it):
 - working set: N distinct valid sessions (session JWTs signed with the deployment's key, one
   user each) or N distinct bearer ID tokens (the provider's password grant), sent round-robin by
   a wrk Lua script, at 50 connections. 200,000 is past the verified-token cache's bound.
-- connections: 1,000 sessions at 50, 500 and 2,000 connections.
+- connections: 1,000 sessions at 50, 500 and 2,000 connections, and beside each the least check
+  on the same server stack (`bench.noop_app --least-check`): at saturation a closed loop's latency
+  is its connections over its rate, so this is the floor of the p99 at that many connections.
 - workers: 1,000 sessions at 500 connections with 1 and 2 granian workers (`gatekeeper-workers`,
   rendered by the charm), without a CPU limit (this machine's cores, shared with wrk) and under a
   unit's CPU limit of one core (a CFS quota, as the kubelet sets it).
@@ -42,7 +44,7 @@ from pathlib import Path
 from harness.configs import base_config
 from harness.stack import REPO, Stack
 
-from bench import counters, process_tree, wrk
+from bench import baseline, counters, process_tree, wrk
 from bench.cpu_limit import CpuLimit, CpuLimitError
 from gatekeeper.config import parse_session_keys
 from gatekeeper.sessions import SessionCodec
@@ -107,6 +109,7 @@ class Row:
     connections: int = 50
     workers: int = 1
     cpu_limit: float | None = None
+    least_check: bool = False  # the floor app instead of the gatekeeper
 
     @property
     def counted_by_wrk(self) -> bool:
@@ -134,6 +137,8 @@ class Bench:
     limits: dict[float, CpuLimit] = field(default_factory=dict)
 
     def measure(self, row: Row) -> Run:
+        if row.least_check:
+            return self._measure_least_check(row)
         if row.workers != self.workers:
             self.stack.reconfigure({**self.stack.charm_config, "gatekeeper-workers": row.workers})
             self.workers = row.workers
@@ -174,6 +179,32 @@ class Bench:
             open_files_limit=min(open_files_limit(p) for p in tree),
             throttled_periods=(limit.throttled_periods() - throttled) if limit else 0,
         )
+
+    def _measure_least_check(self, row: Row) -> Run:
+        group = self.stack.processes
+        process, url = baseline.start_noop_app(group, self.stack.root, 1, least_check=True)
+        try:
+            tree = process_tree.descendants(process.pid, process_tree.parents())
+            startup = process_tree.tree_rss_kib(process.pid) / 1024
+            lua = (CHECKED_ROUND_ROBIN, (str(row.values_file), row.header, str(self.threads)))
+            load = {"connections": row.connections, "threads": self.threads, "lua": lua, "tolerated_socket_errors": 1.0}
+            wrk.run(url + PAGE, seconds=3, expect_errors=True, **load)
+            cpu = process_tree.tree_cpu_seconds(process.pid)
+            result = wrk.run(url + PAGE, seconds=self.seconds, **load)
+            cpu_us = (process_tree.tree_cpu_seconds(process.pid) - cpu) / result.requests * 1e6
+            if result.check is None or result.check.failures:
+                raise counters.CounterError(f"{row.name}: not every answer was a 200: {result.check}")
+            return Run(
+                rps=result.requests_per_second,
+                p99_ms=result.p99_ms,
+                cpu_us=cpu_us,
+                rss_startup_mib=startup,
+                rss_after_mib=process_tree.tree_rss_kib(process.pid) / 1024,
+                socket_errors=result.socket_errors,
+                open_files_limit=min(open_files_limit(p) for p in tree),
+            )
+        finally:
+            process.stop()
 
     def _cpu_limit(self, cpus: float | None) -> CpuLimit | None:
         if cpus is None:
@@ -244,6 +275,7 @@ def build_rows(args: argparse.Namespace, tmp: Path, cookies: list[str], bearer: 
     many = values("sessions-1000-load", cookies[:1000])
     for c in args.connections:
         rows.append(Row(f"connections-{c}", "connections", "Cookie", many, 1000, connections=c))
+        rows.append(Row(f"least-check-{c}", "connections", "Cookie", many, 1000, connections=c, least_check=True))
     for workers in (1, 2):
         for cpus in (None, 1.0):
             name = f"workers-{workers}" + ("" if cpus is None else f"-cpu-{cpus:g}")
