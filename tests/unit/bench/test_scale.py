@@ -25,19 +25,24 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def test_the_round_robin_script_sends_every_value_and_keeps_the_other_headers(tmp_path: Path) -> None:
-    values = [f"authservice_session=value-{i}" for i in range(40)]
+def _load(tmp_path: Path, script: str, values: list[str], threads: int, **options: object) -> wrk.WrkResult:
+    """One second of wrk with `script` sending `values` as the Cookie to a recording server."""
     (tmp_path / "values.txt").write_text("\n".join(values) + "\n")
     _Recorder.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        lua = (scale.ROUND_ROBIN, (str(tmp_path / "values.txt"), "Cookie", "2"))
         url = f"http://127.0.0.1:{server.server_address[1]}/"
-        result = wrk.run(url, {"X-Fixed": "kept"}, seconds=1, connections=2, threads=2, lua=lua)
+        lua = (script, (str(tmp_path / "values.txt"), "Cookie", str(threads)))
+        return wrk.run(url, seconds=1, connections=threads, threads=threads, lua=lua, **options)  # type: ignore[arg-type]
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_round_robin_script_sends_every_value_and_keeps_the_other_headers(tmp_path: Path) -> None:
+    values = [f"authservice_session=value-{i}" for i in range(40)]
+    result = _load(tmp_path, scale.ROUND_ROBIN, values, threads=2, headers={"X-Fixed": "kept"})
     assert result.requests >= 80
     assert {cookie for cookie, _ in _Recorder.seen} == set(values)
     assert {fixed for _, fixed in _Recorder.seen} == {"kept"}
@@ -45,17 +50,7 @@ def test_the_round_robin_script_sends_every_value_and_keeps_the_other_headers(tm
 
 def test_the_checked_script_counts_every_answer_that_is_not_a_200(tmp_path: Path) -> None:
     values = [f"authservice_session=value-{i}" for i in range(9)] + ["authservice_session=x-refused"]
-    (tmp_path / "values.txt").write_text("\n".join(values) + "\n")
-    _Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        lua = (scale.CHECKED_ROUND_ROBIN, (str(tmp_path / "values.txt"), "Cookie", "1"))
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        result = wrk.run(url, seconds=1, connections=1, threads=1, lua=lua, expect_errors=True)
-    finally:
-        server.shutdown()
-        server.server_close()
+    result = _load(tmp_path, scale.CHECKED_ROUND_ROBIN, values, threads=1, expect_errors=True)
     assert result.check is not None
     assert result.check.seen >= result.requests >= 20
     refused = sum(1 for cookie, _ in _Recorder.seen if cookie == values[-1])
