@@ -193,6 +193,8 @@ class Settings:
     oidc_scopes: str = _declare("oidc-scopes", "openid profile email groups", _openid_scopes, "GATEKEEPER_SCOPES")
     ca_bundle: str = _declare("ca-bundle", "", _pem_or_empty)
     skip_auth_urls: tuple[str, ...] = _declare("skip-auth-urls", "", rules.skip_auth_paths)
+    allowed_emails: tuple[str, ...] = _declare("allowed-emails", "", rules.email_patterns, "GATEKEEPER_ALLOWED_EMAILS")
+    allowed_groups: tuple[str, ...] = _declare("allowed-groups", "", rules.group_names, "GATEKEEPER_ALLOWED_GROUPS")
 
     @property
     def issuer_url(self) -> str:
@@ -259,7 +261,10 @@ def parse_settings(config: Mapping[str, Any], *, app_name: str = "<app>") -> Set
 
 
 def _variable_text(value: str | bool | int | tuple[str, ...]) -> str:
+    """As the gatekeeper's rule reads it back: a list whose items hold commas goes one per line."""
     if isinstance(value, tuple):
+        if any("," in item for item in value):
+            return "".join(f"{item}\n" for item in value)
         return ",".join(value)
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -16,7 +16,8 @@ import logging
 from time import time
 from typing import NamedTuple
 
-from gatekeeper import cookies, errors, jwts, responses
+from gatekeeper import cookies, errors, jwts, pages, responses
+from gatekeeper.access import AccessPolicy, verified_email
 from gatekeeper.config import Settings
 from gatekeeper.headers import IdentityHeaders
 from gatekeeper.login import LoginFlow
@@ -48,6 +49,7 @@ class Authenticator:
     ) -> None:
         self.settings, self.codec, self.id_tokens, self.identity = settings, codec, id_tokens, identity
         self.audiences = (settings.client_id, *settings.extra_audiences)
+        self.access = AccessPolicy.of(settings.allowed_emails, settings.allowed_groups)
         self.revoked = Revocations(path=settings.revocations_file)  # what logouts revoked, read by the hot path
         self.cache = VerifiedCache()  # verdicts by token, read by the hot path
         self.revoked.on_change = self._forget_user
@@ -94,16 +96,19 @@ class Authenticator:
         if header.get("alg") == "HS256":
             session = self.codec.verify(token, header)
             user, groups, key, exp, issued = session.user, session.groups, session.jti, session.exp, session.iat
+            email = session.email
         else:  # an ID token is accepted in the cookie too: it proves the same as in a header
             claims = await self.id_tokens.verify(token, audiences=self.audiences, header=header)
             user, groups = identity_from_claims(claims, self.settings)
             key, exp, issued = token_fingerprint(token), claims["exp"], claims.get("iat", 0)
+            email = verified_email(claims)
         if key in self.revoked:
             raise errors.TokenError("revoked", "token was logged out", user)
         if self.revoked.refuses(user, float(issued)):
             raise errors.TokenError("revoked", "the user was signed out everywhere after this was issued", user)
         headers = self.identity.text_for_user(user, groups)
-        entry = Verified(float(exp), key, headers, user, float(issued))
+        allowed = self.access.allows(email, groups)
+        entry = Verified(float(exp), key, headers, user, float(issued), allowed)
         self.cache.put(token, entry, now)
         return entry
 
@@ -160,7 +165,7 @@ class Check:
         if not token:
             return None
         entry = self._cached(token)
-        if entry is None or entry.exp <= time() or entry.revocation_key in self._revoked_keys:
+        if entry is None or entry.exp <= time() or entry.revocation_key in self._revoked_keys or not entry.allowed:
             return None
         names = self._lookalike_names
         if names is None:
@@ -194,7 +199,23 @@ class Check:
             entry = await self.auth.authenticate(credentials.bearer, credentials.sessions, time())
         except errors.TokenError as error:
             return self._refuse(request, credentials, error)
+        if not entry.allowed:
+            return self._forbid(request, entry)
         return Decision(responses.Response(200, entry.headers), "allowed")
+
+    def _forbid(self, request: Request, entry: Verified) -> Decision:
+        """Signed in, but not someone allowed-emails or allowed-groups lets in: say who, offer a sign-out."""
+        log.info("request refused", extra={"event": "forbidden", "reason": "not_allowed", "user": entry.user})
+        sign_out = f"{self.settings.public_url}{self.settings.prefix}/logout"
+        if request.wants_json():
+            payload = {
+                "error": "forbidden",
+                "reason": "signed in, but not as a user or group allowed here",
+                "user": entry.user,
+                "logout": sign_out,
+            }
+            return Decision(responses.json_response(403, payload), "forbidden")
+        return Decision(responses.html_response(403, pages.forbidden(entry.user, sign_out)), "forbidden")
 
     def _refuse(self, request: Request, credentials: Credentials, error: errors.TokenError) -> Decision:
         if error.reason != "no_credentials":

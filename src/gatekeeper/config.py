@@ -64,6 +64,8 @@ class Settings:
     workers: int
     log_level: str
     revocations_file: str = ""
+    allowed_emails: tuple[str, ...] = ()
+    allowed_groups: tuple[str, ...] = ()
     login_timeout: int = 86400
     redis_url: str = ""
     operations_token: str = ""
@@ -132,6 +134,9 @@ VARIABLES = (
     Variable("GATEKEEPER_GROUPS_CLAIM", "groups_claim", rules.claim_name, default="groups"),
     Variable("GATEKEEPER_SKIP_AUTH_PATHS", "skip_auth_paths", rules.skip_auth_paths, verbatim=True),
     Variable("GATEKEEPER_EXTRA_AUDIENCES", "extra_audiences", rules.csv, verbatim=True),
+    # Empty both: every signed-in user passes; else only the listed addresses, domains and groups.
+    Variable("GATEKEEPER_ALLOWED_EMAILS", "allowed_emails", rules.email_patterns, verbatim=True),
+    Variable("GATEKEEPER_ALLOWED_GROUPS", "allowed_groups", rules.group_names, verbatim=True),
     Variable("GATEKEEPER_SCOPES", "scopes", rules.scopes, default="openid email profile groups"),
     Variable("GATEKEEPER_SECURE_COOKIES", "secure_cookies", rules.boolean, default="true"),
     Variable("GATEKEEPER_AFTER_LOGOUT_URL", "after_logout_url", str, default="/"),

@@ -16,6 +16,7 @@ import logging
 from urllib.parse import quote, urlencode
 
 from gatekeeper import errors, login_state, pages
+from gatekeeper.access import verified_email
 from gatekeeper.config import Settings
 from gatekeeper.cookies import MAX_SET_COOKIE_BYTES, SESSION_COOKIE, set_cookie
 from gatekeeper.headers import IdentityHeaders
@@ -158,7 +159,7 @@ class LoginFlow:
     async def _finish(self, code: str, attempt: login_state.Attempt, browser: str) -> Response:
         """The code exchanged, the ID token checked against this attempt, then the session."""
         try:
-            user, groups, sub = await self._identity(code, attempt, browser)
+            user, groups, sub, email = await self._identity(code, attempt, browser)
         except errors.ProviderUnavailableError:
             return self.unavailable(attempt.return_path)
         except errors.CodeExchangeError as exc:
@@ -173,7 +174,7 @@ class LoginFlow:
             return self._failed(400, message, exc.reason, attempt.return_path)
         expires = attempt.expires - self.states.clock_offset
         self.used.revoke(USED_PREFIX + attempt.attempt_id, expires)
-        return self._logged_in(user, groups, sub, attempt.return_path)
+        return self._logged_in(user, groups, sub, email, attempt.return_path)
 
     def _refused_by_provider(self, error: str, params: dict[str, str], attempt: login_state.Attempt | None) -> Response:
         self.metrics.logins["failure"] += 1
@@ -184,18 +185,19 @@ class LoginFlow:
 
     async def _identity(
         self, code: str, attempt: login_state.Attempt, browser: str
-    ) -> tuple[str, tuple[str, ...], str]:
-        """(user, groups, sub) from the ID token the code is exchanged for, checked as headers will carry it."""
+    ) -> tuple[str, tuple[str, ...], str, str]:
+        """(user, groups, sub, verified email) from the ID token the code is exchanged for, checked
+        as headers will carry it."""
         id_token = await self.provider.exchange_code(code, self.states.verifier(attempt, browser))
         nonce = self.states.nonce(attempt, browser)
         claims = await self.id_tokens.verify(id_token, audiences=(self.settings.client_id,), nonce=nonce)
         user, groups = identity_from_claims(claims, self.settings)
         self.identity.for_user(user, groups)
-        return user, groups, str(claims.get("sub", ""))
+        return user, groups, str(claims.get("sub", "")), verified_email(claims)
 
-    def _logged_in(self, user: str, groups: tuple[str, ...], sub: str, return_path: str) -> Response:
+    def _logged_in(self, user: str, groups: tuple[str, ...], sub: str, email: str, return_path: str) -> Response:
         """The session cookie and the way back, unless the groups make the cookie too large for browsers."""
-        token, _ = self.codec.issue(user=user, groups=groups, sub=sub)
+        token, _ = self.codec.issue(user=user, groups=groups, sub=sub, email=email)
         session_cookie = set_cookie(
             SESSION_COOKIE, token, max_age=self.codec.lifetime, secure=self.settings.secure_cookies
         )

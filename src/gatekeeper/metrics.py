@@ -8,7 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-CHECK_OUTCOMES = ("allowed", "skipped", "redirected", "unauthorized", "unavailable", "bad_request")
+CHECK_OUTCOMES = ("allowed", "skipped", "redirected", "unauthorized", "forbidden", "unavailable", "bad_request")
 
 
 def _label(value: str) -> str:

@@ -107,6 +107,20 @@ def signed_out(sign_in_url: str, everywhere_url: str = "", *, everywhere: bool =
     return html.replace("</main>", form + "</main>", 1)
 
 
+def forbidden(user: str, sign_out_url: str) -> str:
+    """A signed-in user the door does not let in: who they are signed in as, and the way out."""
+    return page(
+        "You are signed in, but not allowed here",
+        [
+            f"You are signed in as {user[:200]}.",
+            "This site lets in only some users and groups, and this account is not one of them. "
+            "If you have another account that is, sign out and sign in with it; otherwise ask the "
+            "administrator for access.",
+        ],
+        (sign_out_url, "Sign out"),
+    )
+
+
 def session_too_large(groups: int) -> str:
     return page(
         "Sign-in could not finish",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from gatekeeper import paths
+from gatekeeper import access, paths
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_LIFETIME = 60
@@ -131,6 +131,38 @@ def control_free(value: str) -> str:
 def csv(value: str) -> tuple[str, ...]:
     """Comma-separated items, blanks around and empty items dropped."""
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def email_patterns(value: str) -> tuple[str, ...]:
+    """Comma-separated addresses (alice@example.com) and domains (*@example.com), in normal form."""
+    patterns: list[str] = []
+    for index, item in enumerate(csv(value), start=1):
+        if item.startswith(access.ANY_LOCAL_PART):
+            domain = access.normal_domain(item[len(access.ANY_LOCAL_PART) :])
+            normal = None if domain is None else access.ANY_LOCAL_PART + domain
+        else:
+            normal = access.normal_address(item)
+        if normal is None:
+            raise InvalidValue(
+                f"entry {index} ({item[:80]!r}) must be an address like alice@example.com or a domain like "
+                "*@example.com, in plain ASCII (one '@', no quotes or blanks)"
+            )
+        patterns.append(normal)
+    return tuple(dict.fromkeys(patterns))
+
+
+def group_names(value: str) -> tuple[str, ...]:
+    """Group names, one per line, or comma-separated on one line; with a line break anywhere
+    (even only at the end), commas are part of names, as in an LDAP DN."""
+    items = value.splitlines() if "\n" in value else value.split(",")
+    names: list[str] = []
+    for index, item in enumerate((item.strip() for item in items if item.strip()), start=1):
+        try:
+            control_free(item)
+        except InvalidValue:
+            raise InvalidValue(f"entry {index} must not contain control characters") from None
+        names.append(item)
+    return tuple(dict.fromkeys(names))
 
 
 def path_list(value: str) -> tuple[str, ...]:

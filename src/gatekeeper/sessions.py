@@ -28,6 +28,7 @@ class Session:
     jti: str
     exp: int
     iat: int = 0
+    email: str = ""  # a verified address, for allowed-emails; sessions made before it carry none
 
 
 class SessionCodec:
@@ -37,15 +38,30 @@ class SessionCodec:
         self.signer = jwts.Signer(keys, SESSION_AUDIENCE)
         self.lifetime = lifetime
 
-    def issue(self, *, user: str, groups: tuple[str, ...], sub: str, now: float | None = None) -> tuple[str, Session]:
+    def issue(
+        self, *, user: str, groups: tuple[str, ...], sub: str, email: str = "", now: float | None = None
+    ) -> tuple[str, Session]:
         issued = int(time.time() if now is None else now)
         session = Session(
-            user=user, groups=groups, sub=sub, jti=secrets.token_urlsafe(16), exp=issued + self.lifetime, iat=issued
+            user=user,
+            groups=groups,
+            sub=sub,
+            jti=secrets.token_urlsafe(16),
+            exp=issued + self.lifetime,
+            iat=issued,
+            email=email,
         )
-        token = self.signer.sign(
-            {"sub": sub, "uid": user, "groups": list(groups), "iat": issued, "exp": session.exp, "jti": session.jti}
-        )
-        return token, session
+        claims = {
+            "sub": sub,
+            "uid": user,
+            "groups": list(groups),
+            "iat": issued,
+            "exp": session.exp,
+            "jti": session.jti,
+        }
+        if email:
+            claims["email"] = email
+        return self.signer.sign(claims), session
 
     def verify(self, token: str, header: dict[str, Any] | None = None) -> Session:
         """The session a token carries; `header` when the caller has read the JOSE header already."""
@@ -55,6 +71,9 @@ class SessionCodec:
             raise errors.TokenError("invalid", "session lacks a user id or jti")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise errors.TokenError("invalid", "session groups are not a list of strings")
+        email = claims.get("email", "")
+        if not isinstance(email, str):
+            raise errors.TokenError("invalid", "session email is not a string")
         return Session(
             user=user,
             groups=tuple(groups),
@@ -62,4 +81,5 @@ class SessionCodec:
             jti=jti,
             exp=int(claims["exp"]),
             iat=int(claims["iat"]),
+            email=email,
         )

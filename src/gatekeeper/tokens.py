@@ -38,6 +38,7 @@ class Verified:
     text_headers: tuple[tuple[str, str], ...]
     user: str
     issued_at: float = 0.0
+    allowed: bool = True  # by allowed-emails and allowed-groups (access.py), decided once
 
     @property
     def headers(self) -> list[Header]:
