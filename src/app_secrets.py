@@ -20,6 +20,7 @@ import credentials
 import dex_config
 import rendering
 import settings as settings_module
+import static_users
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ RETIRED_KEYS = "retired-keys"  # JSON: kid -> when that session key stopped sign
 OPERATIONS_TOKEN = "operations-token"  # noqa: S105 - a key name; what revoke-user sends the gatekeeper
 PASSWORD = "static-password"  # noqa: S105 - keys: hash, source, and password when generated
 LAST_GOOD = "last-good-config"  # keys: options (JSON of the options that rendered)
+STATIC_USERS = "static-users"  # keys: key (hex HMAC key), hashes (JSON: fingerprint -> bcrypt hash)
 _DESCRIPTIONS = {
+    STATIC_USERS: "dex-auth static-users password hashes",
     GATEKEEPER: "dex-auth gatekeeper client secret and session keys",
     PASSWORD: "dex-auth static user password",
     LAST_GOOD: "dex-auth last config that rendered",
@@ -143,6 +146,24 @@ class AppSecrets:
             self._share_id(GATEKEEPER)
         if settings is not None and settings.static_user_wanted:
             self._ensure_password(settings.static_password)
+        if settings is not None and settings.static_users_secret:
+            self._ensure_static_user_hashes(settings.static_users_secret)
+
+    def _ensure_static_user_hashes(self, reference: str) -> None:
+        """bcrypt only the passwords that are new; a bad or unreadable list is the render's to report."""
+        try:
+            entries = static_users.read(reference, lambda uri, key: granted_value(self._model, uri, key))
+        except static_users.StaticUsersError:
+            return
+        current = self.content(STATIC_USERS) or {}
+        key_text = current.get("key") or secrets.token_hex(32)
+        known = static_users.decode_known(current.get("hashes"))
+        wanted = static_users.hashes(entries, bytes.fromhex(key_text), known)
+        if current.get("key") == key_text and wanted == known:
+            self._share_id(STATIC_USERS)
+            return
+        logger.info("hashed the passwords of %d static users", len(set(wanted) - set(known)))
+        self._store(STATIC_USERS, {"key": key_text, "hashes": static_users.encode_known(wanted)})
 
     def _ensure_password(self, wanted: str) -> None:
         """Hash only when the password changes, so the Dex config (and Dex) stay put otherwise."""
@@ -167,11 +188,14 @@ class AppSecrets:
         if gatekeeper is None or not gatekeeper.get("client-secret") or not _valid_keys(gatekeeper.get("session-keys")):
             return None
         password_hash = (self.content(PASSWORD) or {}).get("hash") or None
+        users = self.content(STATIC_USERS) or {}
         return rendering.SharedSecrets(
             gatekeeper["client-secret"],
             gatekeeper["session-keys"],
             password_hash,
             operations_token=gatekeeper.get(OPERATIONS_TOKEN, ""),
+            static_users_key=bytes.fromhex(users.get("key", "")),
+            static_user_hashes=static_users.decode_known(users.get("hashes")),
         )
 
     def operations_token(self) -> str | None:

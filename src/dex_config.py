@@ -29,19 +29,23 @@ _USER_NAMESPACE = uuid.UUID("5b0a0d4e-3c2a-4f51-9a53-6d1f0c5e8a11")
 
 @dataclass(frozen=True)
 class StaticUser:
-    """The one static password user; `password_hash` is bcrypt."""
+    """A static password user; `password_hash` is bcrypt, `name` the username (default: the local part)."""
 
     email: str
     password_hash: str
+    name: str = ""
 
     @property
     def username(self) -> str:
-        return self.email.split("@", 1)[0]
+        return self.name or self.email.split("@", 1)[0]
 
     @property
     def user_id(self) -> str:
         """Stable across reconciles and units, so Dex's subject for the user never changes."""
         return str(uuid.uuid5(_USER_NAMESPACE, self.email.lower()))
+
+    def to_dex(self) -> dict[str, str]:
+        return {"email": self.email, "hash": self.password_hash, "username": self.username, "userID": self.user_id}
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class DexSettings:
     connectors: list[dict[str, Any]] = field(default_factory=list)
     enable_password_db: bool = True
     static_user: StaticUser | None = None
+    static_users: tuple[StaticUser, ...] = ()  # the static-users option's, after the single user
     clients: tuple[StaticClient, ...] = ()
     password_connector: str | None = "local"  # noqa: S105 - a connector id
     log_level: str = "info"
@@ -152,11 +157,9 @@ def render_dex_config(settings: DexSettings) -> dict[str, Any]:
         "staticClients": [c.to_dex() for c in settings.clients],
         "connectors": settings.connectors,
     }
-    if settings.enable_password_db and settings.static_user is not None:
-        user = settings.static_user
-        config["staticPasswords"] = [
-            {"email": user.email, "hash": user.password_hash, "username": user.username, "userID": user.user_id}
-        ]
+    users = ([settings.static_user] if settings.static_user is not None else []) + list(settings.static_users)
+    if settings.enable_password_db and users:
+        config["staticPasswords"] = [user.to_dex() for user in users]
     return config
 
 

@@ -23,6 +23,7 @@ import log_forwarding
 import observability
 import pebble_layers
 import settings as settings_module
+import static_users
 from gatekeeper import config as gatekeeper_config
 from gatekeeper import rules as gatekeeper_rules
 
@@ -35,6 +36,8 @@ class SharedSecrets:
     session_keys: str
     static_password_hash: str | None = None
     operations_token: str = ""  # what the revoke-user action shows the gatekeeper
+    static_users_key: bytes = b""  # static-users' hashes by fingerprint (static_users.py)
+    static_user_hashes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ def _dex_config_text(
     connectors: list[dict[str, Any]],
     secrets: SharedSecrets,
     oidc_clients: Sequence[dex_config.StaticClient],
+    users: tuple[dex_config.StaticUser, ...],
 ) -> str:
     """Raises dex_config.DexConfigError when Dex would refuse the result."""
     static_user = None
@@ -170,6 +174,7 @@ def _dex_config_text(
         connectors=connectors,
         enable_password_db=settings.enable_password_db,
         static_user=static_user,
+        static_users=users,
         clients=clients,
         password_connector=connectors_module.password_connector(connectors, settings.enable_password_db),
         log_level=settings.log_level,
@@ -201,11 +206,35 @@ def _app_databags(settings: settings_module.Settings, context: Context) -> dict[
     }
 
 
+def _static_users(
+    settings: settings_module.Settings, context: Context, secrets: SharedSecrets
+) -> tuple[dex_config.StaticUser, ...]:
+    """static-users' entries with their hashes; raises StaticUsersError, or waits for the leader's hashes."""
+    if not settings.static_users_secret:
+        return ()
+    if not settings.enable_password_db:
+        raise static_users.StaticUsersError("needs enable-password-db=true: Dex keeps static users in its password DB")
+    entries = static_users.read(settings.static_users_secret, context.resolve)
+    for index, entry in enumerate(entries, start=1):
+        if settings.static_user_wanted and entry.email.lower() == settings.static_username.lower():
+            raise static_users.StaticUsersError(
+                f"entry {index} ({entry.email}): email is static-username's too; remove one, or set static-username=''"
+            )
+    users = static_users.dex_users(entries, secrets.static_users_key, secrets.static_user_hashes)
+    if users is None:
+        if context.wait_for_password_hash:
+            raise WaitingForSecretsError
+        return ()
+    return users
+
+
 def _render_settings(
     settings: settings_module.Settings, connectors: list[dict[str, Any]], context: Context, secrets: SharedSecrets
 ) -> Rendered:
     placed, dex_files = connectors_module.place_files(connectors, pebble_layers.DEX_FILES_DIR)
-    dex_text = _dex_config_text(settings, placed, secrets, context.oidc_clients)
+    dex_text = _dex_config_text(
+        settings, placed, secrets, context.oidc_clients, _static_users(settings, context, secrets)
+    )
     environment = pebble_layers.gatekeeper_environment(
         settings,
         settings.client_secret or secrets.client_secret,

@@ -142,16 +142,19 @@ def _pem_or_empty(value: str) -> str:
     return value
 
 
-def _secret_reference_or_empty(value: str) -> str:
-    """A Redis URL may carry a password, so the option only ever holds where to read it."""
-    value = value.strip()
-    if value and not connectors.SECRET_REFERENCE.match(value):
-        raise rules.InvalidValue(
-            "must be a Juju secret reference, secret:<id> or secret:<id>/<key>, to a secret that holds "
-            "the URL (juju add-secret redis url=redis://..., then juju grant-secret redis <app>); "
-            "the value itself is not shown"
-        )
-    return value
+def _secret_reference(holds: str, example: str) -> Callable[[str], str]:
+    """What may carry a password is only ever named in an option, as a Juju secret to read."""
+
+    def rule(value: str) -> str:
+        value = value.strip()
+        if value and not connectors.SECRET_REFERENCE.match(value):
+            raise rules.InvalidValue(
+                f"must be a Juju secret reference, secret:<id> or secret:<id>/<key>, to a secret that holds "
+                f"{holds} ({example}, then juju grant-secret <secret> <app>); the value itself is not shown"
+            )
+        return value
+
+    return rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,7 +186,9 @@ class Settings:
     gatekeeper_workers: int = _declare(
         "gatekeeper-workers", 1, rules.whole_number(1, MAX_GATEKEEPER_WORKERS), "GATEKEEPER_WORKERS"
     )
-    redis_url_secret: str = _declare("redis-url", "", _secret_reference_or_empty)
+    redis_url_secret: str = _declare(
+        "redis-url", "", _secret_reference("the URL", "juju add-secret redis url=redis://...")
+    )
     # The names Charmed Kubeflow's dex-auth and oidc-gatekeeper charms use (README, Migrating).
     issuer_origin: str = _declare("issuer-url", "", _issuer_origin_or_empty)
     dex_port: int = _declare("port", DEX_PORT, _dex_port)
@@ -193,6 +198,9 @@ class Settings:
     oidc_scopes: str = _declare("oidc-scopes", "openid profile email groups", _openid_scopes, "GATEKEEPER_SCOPES")
     ca_bundle: str = _declare("ca-bundle", "", _pem_or_empty)
     skip_auth_urls: tuple[str, ...] = _declare("skip-auth-urls", "", rules.skip_auth_paths)
+    static_users_secret: str = _declare(
+        "static-users", "", _secret_reference("a YAML list of users", "juju add-secret users users#file=users.yaml")
+    )
     allowed_emails: tuple[str, ...] = _declare("allowed-emails", "", rules.email_patterns, "GATEKEEPER_ALLOWED_EMAILS")
     allowed_groups: tuple[str, ...] = _declare("allowed-groups", "", rules.group_names, "GATEKEEPER_ALLOWED_GROUPS")
 
