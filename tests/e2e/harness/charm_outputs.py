@@ -68,6 +68,7 @@ class CharmRunner:
         self.related_redis: dict[str, str] | None = None
         self.istio = False  # relate istio-pilot on ingress and ingress-auth (harness/istio_pilot.py)
         self.traefik = False  # relate Traefik on forward-auth and the harness app on auth-proxy
+        self.user_secrets: list[testing.Secret] = []  # secrets the admin made and granted (juju add-secret)
 
     def _initial_state(self, config: dict[str, Any]) -> testing.State:
         containers = [
@@ -92,6 +93,7 @@ class CharmRunner:
                 *self._traefik_relations(),
             ],
             model=testing.Model(name=self.model_name),
+            secrets=set(self.user_secrets),
         )
 
     def _redis_relation(self) -> list[testing.Relation]:
