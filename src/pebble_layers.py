@@ -20,6 +20,11 @@ WORKLOAD_UID = WORKLOAD_GID = 584792
 DEX_CONFIG_DIR = "/tmp/dex-auth"  # noqa: S108 - made 0700 by the charm, in a container of one user
 DEX_CONFIG_PATH = f"{DEX_CONFIG_DIR}/config.yaml"
 DEX_FILES_DIR = f"{DEX_CONFIG_DIR}/files"  # connector files (CA certificates, keys), 0600
+# The ca-bundle option's certificates, added by Go to the system roots for every connector: with
+# SSL_CERT_DIR set, crypto/x509 (root_unix.go, loadSystemRoots) still reads the system bundle file,
+# then every file of the listed directories instead of the default directories.
+DEX_CA_DIR = f"{DEX_CONFIG_DIR}/ca-certs"
+DEX_CA_FILE = f"{DEX_CA_DIR}/ca-bundle.pem"
 DEX_BINARY = "/usr/local/bin/dex"
 DEX_COMMAND = f"{DEX_BINARY} serve {DEX_CONFIG_PATH}"
 GATEKEEPER_COMMAND = "python3 -m gatekeeper"
@@ -60,6 +65,7 @@ def gatekeeper_environment(
     redis_url: str = "",
     operations_token: str = "",
     extra_skip_paths: tuple[str, ...] = (),
+    ca_bundle: str = "",
 ) -> dict[str, str]:
     """The options' variables (settings.py declares which), and those the charm fixes or relates."""
     return {
@@ -77,6 +83,7 @@ def gatekeeper_environment(
         "GATEKEEPER_CHECK_EVERY_PATH": "false",  # the ext_authz listener's own layer sets it
         "GATEKEEPER_REDIS_URL": redis_url,
         "GATEKEEPER_OPERATIONS_TOKEN": operations_token,
+        "GATEKEEPER_CA_BUNDLE": ca_bundle,
     }
 
 
@@ -164,6 +171,8 @@ def dex_layer(config_text: str, files: Mapping[str, str] | None = None) -> dict[
     Dex reads its connector files only when it starts, so their content is in the hash too.
     """
     environment = {"DEX_EXPAND_ENV": "false", "DEX_CONFIG_HASH": config_hash(config_text, files)}
+    if files and DEX_CA_FILE in files:
+        environment["SSL_CERT_DIR"] = DEX_CA_DIR
     base = f"http://localhost:{DEX_TELEMETRY_PORT}"
     return {
         "summary": "dex",

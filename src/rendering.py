@@ -206,6 +206,22 @@ def _app_databags(settings: settings_module.Settings, context: Context) -> dict[
     }
 
 
+def _ca_bundle(settings: settings_module.Settings, context: Context) -> str:
+    """ca-bundle's certificates, read from its Juju secret when it names one."""
+    source = settings.ca_bundle_source
+    match = connectors_module.SECRET_REFERENCE.match(source)
+    if match is None:
+        return source
+    if context.resolve is None:
+        raise settings_module.SettingsError("ca-bundle", "refers to a Juju secret, which cannot be read here")
+    try:
+        return gatekeeper_rules.pem_certificates(context.resolve(match["uri"], match["key"]))
+    except connectors_module.SecretLookupError as err:
+        raise settings_module.SettingsError("ca-bundle", str(err)) from None
+    except gatekeeper_rules.InvalidValue as err:
+        raise settings_module.SettingsError("ca-bundle", f"the secret's value {err.problem}") from None
+
+
 def _static_users(
     settings: settings_module.Settings, context: Context, secrets: SharedSecrets
 ) -> tuple[dex_config.StaticUser, ...]:
@@ -232,6 +248,9 @@ def _render_settings(
     settings: settings_module.Settings, connectors: list[dict[str, Any]], context: Context, secrets: SharedSecrets
 ) -> Rendered:
     placed, dex_files = connectors_module.place_files(connectors, pebble_layers.DEX_FILES_DIR)
+    ca_bundle = _ca_bundle(settings, context)
+    if ca_bundle:
+        dex_files = (*dex_files, connectors_module.DexFile(pebble_layers.DEX_CA_FILE, ca_bundle))
     dex_text = _dex_config_text(
         settings, placed, secrets, context.oidc_clients, _static_users(settings, context, secrets)
     )
@@ -242,6 +261,7 @@ def _render_settings(
         redis_url=_redis_url(settings, context),
         extra_skip_paths=context.proxied_skip_paths,
         operations_token=secrets.operations_token,
+        ca_bundle=ca_bundle,
     )
     _check_gatekeeper_environment(environment)
     routes = ambassador.AmbassadorSettings(

@@ -135,11 +135,12 @@ def _openid_scopes(value: str) -> str:
     return " ".join(["openid", *words])
 
 
-def _pem_or_empty(value: str) -> str:
+def _pem_or_secret_reference(value: str) -> str:
+    """The certificates themselves, or the Juju secret that holds them (read when rendering)."""
     value = value.strip()
-    if value and "-----BEGIN CERTIFICATE-----" not in value:
-        raise rules.InvalidValue("must be PEM certificates (-----BEGIN CERTIFICATE----- ...), or empty")
-    return value
+    if not value or connectors.SECRET_REFERENCE.match(value):
+        return value
+    return rules.pem_certificates(value)
 
 
 def _secret_reference(holds: str, example: str) -> Callable[[str], str]:
@@ -196,7 +197,7 @@ class Settings:
     client_name: str = _declare("client-name", "dex-auth gatekeeper", rules.control_free)
     client_secret: str = _declare("client-secret", "", _secret_or_empty)
     oidc_scopes: str = _declare("oidc-scopes", "openid profile email groups", _openid_scopes, "GATEKEEPER_SCOPES")
-    ca_bundle: str = _declare("ca-bundle", "", _pem_or_empty)
+    ca_bundle_source: str = _declare("ca-bundle", "", _pem_or_secret_reference)
     skip_auth_urls: tuple[str, ...] = _declare("skip-auth-urls", "", rules.skip_auth_paths)
     static_users_secret: str = _declare(
         "static-users", "", _secret_reference("a YAML list of users", "juju add-secret users users#file=users.yaml")

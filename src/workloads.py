@@ -64,10 +64,11 @@ def _sync_dex_files(container: ops.Container, rendered: rendering.Rendered) -> N
     for path, content in wanted.items():
         if _read(container, path) != content:
             _push_private(container, path, content)
-    if container.exists(pebble_layers.DEX_FILES_DIR):
-        for info in container.list_files(pebble_layers.DEX_FILES_DIR):
-            if info.path not in wanted:
-                container.remove_path(info.path)
+    for directory in (pebble_layers.DEX_FILES_DIR, pebble_layers.DEX_CA_DIR):
+        if container.exists(directory):
+            for info in container.list_files(directory):
+                if info.path not in wanted:
+                    container.remove_path(info.path)
 
 
 def _last_check_log(container: ops.Container, info: ops.pebble.CheckInfo) -> str:

@@ -65,6 +65,7 @@ class Settings:
     log_level: str
     revocations_file: str = ""
     allowed_emails: tuple[str, ...] = ()
+    ca_bundle: str = ""
     allowed_groups: tuple[str, ...] = ()
     login_timeout: int = 86400
     redis_url: str = ""
@@ -137,6 +138,8 @@ VARIABLES = (
     # Empty both: every signed-in user passes; else only the listed addresses, domains and groups.
     Variable("GATEKEEPER_ALLOWED_EMAILS", "allowed_emails", rules.email_patterns, verbatim=True),
     Variable("GATEKEEPER_ALLOWED_GROUPS", "allowed_groups", rules.group_names, verbatim=True),
+    # PEM: CA certificates trusted, beside the usual ones, when the provider is reached over https.
+    Variable("GATEKEEPER_CA_BUNDLE", "ca_bundle", _optional(rules.pem_certificates), verbatim=True),
     Variable("GATEKEEPER_SCOPES", "scopes", rules.scopes, default="openid email profile groups"),
     Variable("GATEKEEPER_SECURE_COOKIES", "secure_cookies", rules.boolean, default="true"),
     Variable("GATEKEEPER_AFTER_LOGOUT_URL", "after_logout_url", str, default="/"),

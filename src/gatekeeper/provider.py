@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,25 @@ def parse_jwks(document: Any) -> dict[str, SigningKey]:
     return keys
 
 
+def _why(exc: httpx.HTTPError) -> str:
+    """The error's kind, and the one cause an admin can act on: a certificate not trusted."""
+    cause = exc.__context__
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__context__
+    if cause is not None:
+        return f"{type(exc).__name__}: TLS certificate not trusted ({cause.verify_message}); set the CA bundle"
+    return type(exc).__name__
+
+
+def tls_verification(ca_bundle: str) -> ssl.SSLContext | bool:
+    """httpx's usual trust, plus the configured CA certificates when there are any."""
+    if not ca_bundle:
+        return True
+    context = httpx.create_ssl_context()
+    context.load_verify_locations(cadata=ca_bundle)
+    return context
+
+
 class Provider:
     def __init__(
         self,
@@ -85,7 +105,9 @@ class Provider:
         unknown_kid_interval: float = 10.0,
     ) -> None:
         self.settings = settings
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(5.0), follow_redirects=False, verify=tls_verification(settings.ca_bundle)
+        )
         self.metadata: ProviderMetadata | None = None
         self.keys: dict[str, SigningKey] = {}
         self.last_error = "not contacted yet"
@@ -110,7 +132,7 @@ class Provider:
         try:
             response = await self.client.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise errors.ProviderUnavailableError(f"{what} at {url} unreachable: {type(exc).__name__}") from None
+            raise errors.ProviderUnavailableError(f"{what} at {url} unreachable: {_why(exc)}") from None
         if response.status_code != 200:
             raise errors.ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
         try:
@@ -210,7 +232,7 @@ class Provider:
         try:
             response = await self.client.post(self.metadata.token_endpoint, data=form, headers=headers)
         except httpx.HTTPError as exc:
-            raise errors.ProviderUnavailableError(f"token endpoint unreachable: {type(exc).__name__}") from None
+            raise errors.ProviderUnavailableError(f"token endpoint unreachable: {_why(exc)}") from None
         try:
             body = response.json()
         except ValueError:

@@ -10,6 +10,7 @@ a `problem` that completes a sentence whose subject (a variable, an option) the 
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ MIN_TOKEN_LENGTH = 32
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_.:/-]+$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFICATE-----", re.S)
 _DURATION = re.compile(r"^([1-9][0-9]*)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -131,6 +133,19 @@ def control_free(value: str) -> str:
 def csv(value: str) -> tuple[str, ...]:
     """Comma-separated items, blanks around and empty items dropped."""
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def pem_certificates(value: str) -> str:
+    """CA certificates in PEM, each one parsed by OpenSSL; kept one block per certificate."""
+    blocks = _PEM_CERTIFICATE.findall(value)
+    if not blocks:
+        raise InvalidValue("must be PEM certificates (-----BEGIN CERTIFICATE----- ...)")
+    for index, block in enumerate(blocks, start=1):
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=block)
+        except (ssl.SSLError, ValueError):
+            raise InvalidValue(f"certificate {index} of {len(blocks)} is not a valid PEM certificate") from None
+    return "\n".join(blocks) + "\n"
 
 
 def email_patterns(value: str) -> tuple[str, ...]:

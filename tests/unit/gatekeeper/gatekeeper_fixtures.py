@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -61,9 +62,12 @@ def make_settings(**overrides: str) -> Settings:
 class FakeDex:
     """A small but real OpenID Provider endpoint set, standing in for Dex at unit level."""
 
-    def __init__(self, port: int | None = None, advertised_issuer: str = PUBLIC_ISSUER) -> None:
+    def __init__(
+        self, port: int | None = None, advertised_issuer: str = PUBLIC_ISSUER, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.port = port or free_port()
-        self.internal_url = f"http://127.0.0.1:{self.port}/dex"
+        self.tls = tls  # a server context: the provider answers over https
+        self.internal_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/dex"
         self.advertised_issuer = advertised_issuer
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "dex-key-1"
@@ -189,6 +193,8 @@ class FakeDex:
                 self._json(status, payload)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
