@@ -58,10 +58,15 @@ class AmbassadorSettings:
     api_version: str = "getambassador.io/v3alpha1"
     userid_header: str = "kubeflow-userid"
     groups_header: str = "kubeflow-groups"
+    assertion_header: str = ""  # empty: no identity assertion
     dex_port: int = pebble_layers.DEX_WEB_PORT
     gatekeeper_port: int = pebble_layers.GATEKEEPER_PORT
     prefix: str = pebble_layers.GATEKEEPER_PREFIX
     check_timeout_ms: int = 5000
+
+    @property
+    def identity_headers(self) -> tuple[str, ...]:
+        return tuple(h for h in (self.userid_header, self.groups_header, self.assertion_header) if h)
 
     def service(self, port: int) -> str:
         return f"{self.app_name}.{self.namespace}:{port}"
@@ -84,10 +89,10 @@ def _bypass_mapping(settings: AmbassadorSettings, name: str, prefix: str, port: 
     return _resource(settings, "Mapping", name, {**spec, "timeout_ms": 10000})
 
 
-def check_request_headers(userid_header: str, groups_header: str) -> list[str]:
+def check_request_headers(*identity_headers: str) -> list[str]:
     """What the gateway passes to the check: credentials, what tells a browser from a script,
     and the look-alike spellings of the identity headers, so the check can refuse them."""
-    return [*CHECK_REQUEST_HEADERS, *lookalike_spellings(userid_header), *lookalike_spellings(groups_header)]
+    return [*CHECK_REQUEST_HEADERS, *(name for header in identity_headers for name in lookalike_spellings(header))]
 
 
 def _auth_service(settings: AmbassadorSettings) -> dict[str, Any]:
@@ -97,8 +102,8 @@ def _auth_service(settings: AmbassadorSettings) -> dict[str, Any]:
         "proto": "http",
         "path_prefix": f"{settings.prefix.rstrip('/')}/check",
         "timeout_ms": settings.check_timeout_ms,
-        "allowed_request_headers": check_request_headers(settings.userid_header, settings.groups_header),
-        "allowed_authorization_headers": [settings.userid_header, settings.groups_header],
+        "allowed_request_headers": check_request_headers(*settings.identity_headers),
+        "allowed_authorization_headers": list(settings.identity_headers),
         "failure_mode_allow": False,
     }
     return _resource(settings, "AuthService", settings.app_name, spec)

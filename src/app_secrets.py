@@ -21,14 +21,16 @@ import dex_config
 import rendering
 import settings as settings_module
 import static_users
+from gatekeeper import assertion_keys
 
 logger = logging.getLogger(__name__)
 
 PEER = "dex-auth-peers"
 # Labels of the charm's own Juju secrets (ruff's S105 takes the names for passwords).
-GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys, retired-keys, operations-token
+GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys, retired-keys, operations-token, assertion-key
 RETIRED_KEYS = "retired-keys"  # JSON: kid -> when that session key stopped signing
 OPERATIONS_TOKEN = "operations-token"  # noqa: S105 - a key name; what revoke-user sends the gatekeeper
+ASSERTION_KEY = "assertion-key"  # the identity assertion's ES256 private key, PEM
 PASSWORD = "static-password"  # noqa: S105 - keys: hash, source, and password when generated
 LAST_GOOD = "last-good-config"  # keys: options (JSON of the options that rendered)
 STATIC_USERS = "static-users"  # keys: key (hex HMAC key), hashes (JSON: fingerprint -> bcrypt hash)
@@ -138,10 +140,15 @@ class AppSecrets:
                 "client-secret": (content or {}).get("client-secret") or credentials.new_client_secret(),
                 "session-keys": str(credentials.new_session_key()),
                 OPERATIONS_TOKEN: (content or {}).get(OPERATIONS_TOKEN) or credentials.new_operations_token(),
+                ASSERTION_KEY: (content or {}).get(ASSERTION_KEY) or assertion_keys.generate_pem(),
             }
             self._store(GATEKEEPER, content)
-        elif not content.get(OPERATIONS_TOKEN):  # made before revoke-user existed
-            self._store(GATEKEEPER, {**content, OPERATIONS_TOKEN: credentials.new_operations_token()})
+        elif not content.get(OPERATIONS_TOKEN) or not content.get(ASSERTION_KEY):  # made before these existed
+            added = {
+                OPERATIONS_TOKEN: content.get(OPERATIONS_TOKEN) or credentials.new_operations_token(),
+                ASSERTION_KEY: content.get(ASSERTION_KEY) or assertion_keys.generate_pem(),
+            }
+            self._store(GATEKEEPER, {**content, **added})
         else:
             self._share_id(GATEKEEPER)
         if settings is not None and settings.static_user_wanted:
@@ -194,6 +201,7 @@ class AppSecrets:
             gatekeeper["session-keys"],
             password_hash,
             operations_token=gatekeeper.get(OPERATIONS_TOKEN, ""),
+            assertion_key=gatekeeper.get(ASSERTION_KEY, ""),
             static_users_key=bytes.fromhex(users.get("key", "")),
             static_user_hashes=static_users.decode_known(users.get("hashes")),
         )

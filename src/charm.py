@@ -150,12 +150,12 @@ class DexAuthCharm(ops.CharmBase):
     def _identity_headers(self) -> list[str]:
         """What Traefik passes on from the check's answer; the defaults while an option is bad."""
         names = []
-        for option in ("userid-header", "groups-header"):
+        for option in ("userid-header", "groups-header", "identity-assertion-header"):
             try:
                 names.append(str(settings.option_value(self.config, option)))
             except settings.SettingsError:
                 names.append(str(settings.DEFAULTS[option]))
-        return names
+        return [name for name in names if name]
 
     def _publish(self, databags: dict[str, dict[str, str]], owner: ops.Application | ops.Unit) -> None:
         """What other charms read (istio-pilot, COS), in the app's data (leader) or the unit's."""
@@ -258,13 +258,14 @@ class DexAuthCharm(ops.CharmBase):
             version = event.params.get("api-version") or settings.option_value(self.config, "ambassador-api-version")
             userid = settings.option_value(self.config, "userid-header")
             groups = settings.option_value(self.config, "groups-header")
+            assertion = settings.option_value(self.config, "identity-assertion-header")
         except settings.SettingsError as err:
             event.fail(err.status_message)
             return
         if version not in settings.AMBASSADOR_API_VERSIONS:
             event.fail(f"api-version must be one of {', '.join(settings.AMBASSADOR_API_VERSIONS)}")
             return
-        resources = rendering.resources_yaml(self.app.name, self.model.name, str(version), userid, groups)
+        resources = rendering.resources_yaml(self.app.name, self.model.name, str(version), userid, groups, assertion)
         event.set_results({"resources": resources})
 
     def _on_revoke_user(self, event: ops.ActionEvent) -> None:

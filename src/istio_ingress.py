@@ -44,13 +44,13 @@ def ingress_route(app_name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def ingress_auth(app_name: str, userid_header: str, groups_header: str) -> dict[str, Any]:
+def ingress_auth(app_name: str, *identity_headers: str) -> dict[str, Any]:
     """The check, on the listener where every path is one; what it reads and what it answers."""
     return {
         "service": app_name,
         "port": pebble_layers.EXT_AUTHZ_PORT,
-        "allowed-request-headers": ambassador.check_request_headers(userid_header, groups_header),
-        "allowed-response-headers": [userid_header, groups_header],
+        "allowed-request-headers": ambassador.check_request_headers(*identity_headers),
+        "allowed-response-headers": list(identity_headers),
     }
 
 

@@ -66,6 +66,7 @@ def gatekeeper_environment(
     operations_token: str = "",
     extra_skip_paths: tuple[str, ...] = (),
     ca_bundle: str = "",
+    assertion_keys: str = "",
 ) -> dict[str, str]:
     """The options' variables (settings.py declares which), and those the charm fixes or relates."""
     return {
@@ -84,6 +85,7 @@ def gatekeeper_environment(
         "GATEKEEPER_REDIS_URL": redis_url,
         "GATEKEEPER_OPERATIONS_TOKEN": operations_token,
         "GATEKEEPER_CA_BUNDLE": ca_bundle,
+        "GATEKEEPER_ASSERTION_KEYS": assertion_keys,
     }
 
 

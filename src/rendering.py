@@ -38,6 +38,7 @@ class SharedSecrets:
     operations_token: str = ""  # what the revoke-user action shows the gatekeeper
     static_users_key: bytes = b""  # static-users' hashes by fingerprint (static_users.py)
     static_user_hashes: Mapping[str, str] = field(default_factory=dict)
+    assertion_key: str = ""  # PEM: the identity assertion's ES256 key (assertion_keys.py)
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,12 @@ def _redis_url(settings: settings_module.Settings, context: Context) -> str:
         raise settings_module.SettingsError("redis-url", f"the secret's value {err.problem}") from None
 
 
-def resources_yaml(app_name: str, namespace: str, api_version: str, userid_header: str, groups_header: str) -> str:
+def resources_yaml(
+    app_name: str, namespace: str, api_version: str, userid_header: str, groups_header: str, assertion_header: str = ""
+) -> str:
     """The Ambassador resources for these headers; also what show-ambassador-resources prints."""
     return ambassador.render_resources_yaml(
-        ambassador.AmbassadorSettings(app_name, namespace, api_version, userid_header, groups_header)
+        ambassador.AmbassadorSettings(app_name, namespace, api_version, userid_header, groups_header, assertion_header)
     )
 
 
@@ -192,7 +195,7 @@ def _app_databags(settings: settings_module.Settings, context: Context) -> dict[
         ),
         istio_ingress.INGRESS_AUTH: istio_ingress.databag(
             istio_ingress.INGRESS_AUTH,
-            istio_ingress.ingress_auth(context.app_name, settings.userid_header, settings.groups_header),
+            istio_ingress.ingress_auth(context.app_name, *settings.identity_headers),
         ),
         observability.ENDPOINT: observability.app_databag(
             context.app_name, context.namespace, context.model_uuid, context.unit_name
@@ -262,6 +265,7 @@ def _render_settings(
         extra_skip_paths=context.proxied_skip_paths,
         operations_token=secrets.operations_token,
         ca_bundle=ca_bundle,
+        assertion_keys=secrets.assertion_key if settings.identity_assertion_header else "",
     )
     _check_gatekeeper_environment(environment)
     routes = ambassador.AmbassadorSettings(
@@ -270,6 +274,7 @@ def _render_settings(
         settings.ambassador_api_version,
         settings.userid_header,
         settings.groups_header,
+        settings.identity_assertion_header,
     )
     return Rendered(
         settings=settings,

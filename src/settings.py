@@ -16,7 +16,7 @@ from typing import Any
 
 import connectors
 import errors
-from gatekeeper import rules
+from gatekeeper import issuer_list, rules
 
 AMBASSADOR_API_VERSIONS = ("getambassador.io/v3alpha1", "getambassador.io/v2")
 CLI_CLIENT_ID = "dex-auth-cli"
@@ -143,6 +143,16 @@ def _pem_or_secret_reference(value: str) -> str:
     return rules.pem_certificates(value)
 
 
+def _issuer_list_text(value: str) -> str:
+    """Checked by the gatekeeper's own rule, handed on as written (the gatekeeper parses it again)."""
+    issuer_list.extra_jwt_issuers(value)
+    return value.strip()
+
+
+def _header_or_empty(value: str) -> str:
+    return rules.header_name(value) if value.strip() else ""
+
+
 def _secret_reference(holds: str, example: str) -> Callable[[str], str]:
     """What may carry a password is only ever named in an option, as a Juju secret to read."""
 
@@ -204,6 +214,13 @@ class Settings:
     )
     allowed_emails: tuple[str, ...] = _declare("allowed-emails", "", rules.email_patterns, "GATEKEEPER_ALLOWED_EMAILS")
     allowed_groups: tuple[str, ...] = _declare("allowed-groups", "", rules.group_names, "GATEKEEPER_ALLOWED_GROUPS")
+    extra_jwt_issuers: str = _declare("extra-jwt-issuers", "", _issuer_list_text, "GATEKEEPER_EXTRA_JWT_ISSUERS")
+    identity_assertion_header: str = _declare(
+        "identity-assertion-header", "", _header_or_empty, "GATEKEEPER_ASSERTION_HEADER"
+    )
+    identity_assertion_audience: str = _declare(
+        "identity-assertion-audience", "", rules.audience, "GATEKEEPER_ASSERTION_AUDIENCE"
+    )
 
     @property
     def issuer_url(self) -> str:
@@ -217,6 +234,12 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return not self.public_url.startswith("http://")
+
+    @property
+    def identity_headers(self) -> tuple[str, ...]:
+        """Every header the check answers with, which the gateway must copy to the upstream request."""
+        headers = (self.userid_header, self.groups_header, self.identity_assertion_header)
+        return tuple(header for header in headers if header)
 
     @property
     def static_user_wanted(self) -> bool:

@@ -10,15 +10,22 @@ from __future__ import annotations
 import os
 import sys
 
+from gatekeeper.assertion_keys import load_keys
 from gatekeeper.config import ConfigError, load_settings
 from gatekeeper.logs import fail, logging_config
+from gatekeeper.rules import InvalidValue
 
 
 def main() -> int:
     try:
         settings = load_settings(os.environ)
+        if settings.assertion_keys:  # read with cryptography, which config.py does without
+            load_keys(settings.assertion_keys)
     except ConfigError as exc:
         fail(f"configuration error: {exc}")
+        return 2
+    except InvalidValue as exc:
+        fail(f"configuration error: GATEKEEPER_ASSERTION_KEYS {exc.problem}")
         return 2
 
     from granian import Granian

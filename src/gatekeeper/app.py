@@ -29,6 +29,7 @@ from gatekeeper import (
     headers,
     login,
     logs,
+    machine_tokens,
     metrics,
     operations,
     request,
@@ -54,7 +55,8 @@ class Gatekeeper:
         identity = headers.IdentityHeaders(settings)
         self.codec = sessions.SessionCodec(settings.session_keys, settings.session_lifetime)
         id_tokens = tokens.IdTokenVerifier(settings, self.provider)
-        self.auth = check.Authenticator(settings, self.codec, id_tokens, identity)
+        self.machine = machine_tokens.MachineTokens(settings)
+        self.auth = check.Authenticator(settings, self.codec, id_tokens, identity, self.machine)
         self.revoked, self.cache = self.auth.revoked, self.auth.cache
         self.login = login.LoginFlow(settings, self.provider, self.codec, id_tokens, identity, self.metrics)
         self.check = check.Check(settings, self.auth, self.login, self.metrics)
@@ -103,7 +105,7 @@ class Gatekeeper:
 
     def _jobs(self) -> list[Coroutine[Any, Any, None]]:
         """What runs beside the requests: discovery, upkeep, and following the shared store."""
-        jobs: list[Coroutine[Any, Any, None]] = [self.provider.run(), self._maintain()]
+        jobs: list[Coroutine[Any, Any, None]] = [self.provider.run(), self._maintain(), *self.machine.jobs()]
         if self.auth.store is not None:
             jobs.append(self.auth.store.run())
         return jobs
@@ -114,6 +116,7 @@ class Gatekeeper:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.provider.aclose()
+        await self.machine.aclose()
         if self.auth.store is not None:
             await self.auth.store.aclose()
 

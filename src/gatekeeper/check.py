@@ -18,9 +18,12 @@ from typing import NamedTuple
 
 from gatekeeper import cookies, errors, jwts, pages, responses
 from gatekeeper.access import AccessPolicy, verified_email
+from gatekeeper.assertion_keys import load_keys
+from gatekeeper.assertions import AssertionSigner
 from gatekeeper.config import Settings
-from gatekeeper.headers import IdentityHeaders
+from gatekeeper.headers import IdentityHeaders, usable_groups
 from gatekeeper.login import LoginFlow
+from gatekeeper.machine_tokens import MachineTokens
 from gatekeeper.metrics import Metrics
 from gatekeeper.paths import SkipAuth, safe_return_path
 from gatekeeper.request import Credentials, Headers, Request
@@ -41,13 +44,43 @@ class Decision(NamedTuple):
     outcome: str
 
 
+class Claimed(NamedTuple):
+    """What a verified token says: who, the revocation key, its dates; `prefix` replaces
+    userid-prefix when not None; `email` is None for a machine token (not subject to the lists)."""
+
+    user: str
+    groups: tuple[str, ...]
+    key: str
+    exp: float
+    issued: float
+    prefix: str | None
+    email: str | None
+
+
 class Authenticator:
-    """Verifies a session JWT or a provider ID token, remembering the verdict until it expires."""
+    """Verifies a session JWT, a provider ID token or an extra issuer's JWT, remembering the
+    verdict until it expires."""
 
     def __init__(
-        self, settings: Settings, codec: SessionCodec, id_tokens: IdTokenVerifier, identity: IdentityHeaders
+        self,
+        settings: Settings,
+        codec: SessionCodec,
+        id_tokens: IdTokenVerifier,
+        identity: IdentityHeaders,
+        machine: MachineTokens | None = None,
     ) -> None:
         self.settings, self.codec, self.id_tokens, self.identity = settings, codec, id_tokens, identity
+        self.machine = machine if machine else None  # None: no extra issuer, no payload to read
+        self.assertions = (
+            AssertionSigner(
+                settings.assertion_header,
+                load_keys(settings.assertion_keys),
+                settings.public_url,
+                settings.assertion_audience,
+            )
+            if settings.assertion_header
+            else None
+        )
         self.audiences = (settings.client_id, *settings.extra_audiences)
         self.access = AccessPolicy.of(settings.allowed_emails, settings.allowed_groups)
         self.revoked = Revocations(path=settings.revocations_file)  # what logouts revoked, read by the hot path
@@ -91,26 +124,41 @@ class Authenticator:
                 raise errors.TokenError("expired", "token has expired", entry.user)
             if entry.revocation_key in self.revoked or self.revoked.refuses(entry.user, entry.issued_at):
                 raise errors.TokenError("revoked", "token was logged out", entry.user)
-            return entry
-        header = jwts.header_of(token)  # read once: it says which verifier, and each reuses it
-        if header.get("alg") == "HS256":
-            session = self.codec.verify(token, header)
-            user, groups, key, exp, issued = session.user, session.groups, session.jti, session.exp, session.iat
-            email = session.email
-        else:  # an ID token is accepted in the cookie too: it proves the same as in a header
-            claims = await self.id_tokens.verify(token, audiences=self.audiences, header=header)
-            user, groups = identity_from_claims(claims, self.settings)
-            key, exp, issued = token_fingerprint(token), claims["exp"], claims.get("iat", 0)
-            email = verified_email(claims)
+            if entry.fresh_until > now:
+                return entry
+            self.cache.discard(token)  # its identity assertion is due: verified and signed afresh
+        user, groups, key, exp, issued, prefix, email = await self._verified(token)
         if key in self.revoked:
             raise errors.TokenError("revoked", "token was logged out", user)
         if self.revoked.refuses(user, float(issued)):
             raise errors.TokenError("revoked", "the user was signed out everywhere after this was issued", user)
-        headers = self.identity.text_for_user(user, groups)
-        allowed = self.access.allows(email, groups)
-        entry = Verified(float(exp), key, headers, user, float(issued), allowed)
+        headers = self.identity.text_for_user(user, groups, prefix)
+        # A machine token is let in by its issuer and audience, listed for it; the lists are for people.
+        allowed = email is None or self.access.allows(email, groups)
+        fresh_until = float(exp)
+        if self.assertions is not None:
+            assertion, due = self.assertions.sign(headers[0][1], email, usable_groups(groups), now)
+            headers, fresh_until = (*headers, (self.assertions.header, assertion)), min(fresh_until, due)
+        entry = Verified(float(exp), key, headers, user, float(issued), allowed, fresh_until)
         self.cache.put(token, entry, now)
         return entry
+
+    async def _verified(self, token: str) -> Claimed:
+        """Who a token names, once the verifier its header and issuer pick has checked it."""
+        header = jwts.header_of(token)  # read once: it says which verifier, and each reuses it
+        machine = self.machine
+        if header.get("alg") == "HS256":
+            session = self.codec.verify(token, header)
+            return Claimed(session.user, session.groups, session.jti, session.exp, session.iat, None, session.email)
+        if machine is not None and (issuer_keys := machine.issuer_of(token)) is not None:
+            claims = await machine.verify(token, issuer_keys, header)
+            user, groups = machine.identity(claims, issuer_keys.issuer)
+            prefix, email = issuer_keys.issuer.userid_prefix, None
+        else:  # an ID token is accepted in the cookie too: it proves the same as in a header
+            claims = await self.id_tokens.verify(token, audiences=self.audiences, header=header)
+            user, groups = identity_from_claims(claims, self.settings)
+            prefix, email = None, verified_email(claims)
+        return Claimed(user, groups, token_fingerprint(token), claims["exp"], claims.get("iat", 0), prefix, email)
 
     async def authenticate(self, bearer: str | None, session_cookies: list[str], now: float) -> Verified:
         """The first credential that verifies (bearer first); else the most telling refusal."""
@@ -165,7 +213,12 @@ class Check:
         if not token:
             return None
         entry = self._cached(token)
-        if entry is None or entry.exp <= time() or entry.revocation_key in self._revoked_keys or not entry.allowed:
+        if (
+            entry is None
+            or entry.fresh_until <= time()
+            or entry.revocation_key in self._revoked_keys
+            or not entry.allowed
+        ):
             return None
         names = self._lookalike_names
         if names is None:

@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gatekeeper import rules
+from gatekeeper import issuer_list, rules
 
 MIN_SESSION_KEY_BYTES = 32
 
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"  # where the kubelet mounts it
 _KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -71,6 +72,11 @@ class Settings:
     redis_url: str = ""
     operations_token: str = ""
     check_every_path: bool = False
+    extra_jwt_issuers: tuple[issuer_list.ExtraIssuer, ...] = ()
+    service_account_dir: str = SERVICE_ACCOUNT_DIR
+    assertion_header: str = ""
+    assertion_audience: str = ""
+    assertion_keys: str = ""
     test_clock_offset: int = 0
 
     @property
@@ -156,6 +162,15 @@ VARIABLES = (
     # Istio's ext_authz (istio-pilot's EnvoyFilter) asks at the listener's root with the original
     # path: every path is a check but the gatekeeper's own pages, and no operations endpoint is served.
     Variable("GATEKEEPER_CHECK_EVERY_PATH", "check_every_path", rules.boolean, default="false"),
+    # Issuers besides Dex whose JWTs pass as bearer tokens (issuer_list.py), e.g. Kubernetes'.
+    Variable("GATEKEEPER_EXTRA_JWT_ISSUERS", "extra_jwt_issuers", issuer_list.extra_jwt_issuers, verbatim=True),
+    # The pod's service-account token and cluster CA, for an issuer with credentials=serviceaccount.
+    Variable("GATEKEEPER_SERVICE_ACCOUNT_DIR", "service_account_dir", rules.absolute_file, default=SERVICE_ACCOUNT_DIR),
+    # The identity assertion (assertions.py): off while the header is empty.
+    Variable("GATEKEEPER_ASSERTION_HEADER", "assertion_header", _optional(rules.header_name), verbatim=True),
+    Variable("GATEKEEPER_ASSERTION_AUDIENCE", "assertion_audience", rules.audience, verbatim=True),
+    # Secret: PEM P-256 private keys, the first signs. Required with the header.
+    Variable("GATEKEEPER_ASSERTION_KEYS", "assertion_keys", _optional(rules.pem_private_keys), verbatim=True),
     # Seconds added to the clock login states are judged by: for tests only, the charm never sets it.
     Variable("GATEKEEPER_TEST_CLOCK_OFFSET", "test_clock_offset", rules.whole_number(0, 366 * 86400), default="0"),
 )
@@ -188,6 +203,19 @@ _VARIABLE_OF_FIELD = {variable.field: variable.name for variable in VARIABLES}
 def _check_together(values: dict[str, Any]) -> None:
     """The rules that relate two variables (rules.RELATED), and the provider's default."""
     values["provider_url"] = values["provider_url"] or values["issuer_url"]
+    for extra in values["extra_jwt_issuers"]:
+        if extra.issuer == values["issuer_url"]:
+            raise ConfigError(
+                "GATEKEEPER_EXTRA_JWT_ISSUERS", f"lists {extra.issuer}, which is Dex's own issuer: remove it"
+            )
+    header = values["assertion_header"]
+    if header:
+        for other in ("userid_header", "groups_header"):
+            if rules.same_header(header, values[other]):
+                raise ConfigError("GATEKEEPER_ASSERTION_HEADER", f"must differ from {_VARIABLE_OF_FIELD[other]}")
+        if not values["assertion_keys"]:
+            raise ConfigError("GATEKEEPER_ASSERTION_KEYS", "is required when GATEKEEPER_ASSERTION_HEADER is set")
+    values["assertion_audience"] = values["assertion_audience"] or values["public_url"]
     try:
         rules.check_related(values, _VARIABLE_OF_FIELD.__getitem__)
     except rules.InvalidValue as err:

@@ -8,6 +8,7 @@ Each handler takes the request value and returns a Response; a refusal is raised
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from time import time
@@ -45,7 +46,20 @@ class Endpoints:
             request.LOGOUT_EVERYWHERE: self.logout_everywhere,
             request.UNAVAILABLE: self.unavailable,
             request.SIGNED_OUT: self.signed_out,
+            request.JWKS: self.jwks,
         }
+
+    async def jwks(self, req: Request) -> Response:
+        """`<prefix>/.well-known/jwks.json`: the keys an upstream verifies the identity assertion with.
+
+        Cacheable for a short while: a key that starts signing is listed here before it signs.
+        """
+        _get_params(req)
+        signer = self.auth.assertions
+        if signer is None:
+            raise errors.NotFoundError
+        headers = [(b"content-type", b"application/json"), (b"cache-control", b"public, max-age=300")]
+        return Response(200, headers, json.dumps(signer.jwks).encode())
 
     async def start_login(self, req: Request) -> Response:
         """`<prefix>/oidc/login?rd=...`: a login started on purpose (a link, a script), not by a check."""

@@ -55,9 +55,12 @@ class IdentityHeaders:
         self.groups_name = settings.groups_header.encode()
         self.userid_prefix = settings.userid_prefix
         self._userid_text, self._groups_text = settings.userid_header, settings.groups_header
-        self.empty: list[Header] = [(self.userid_name, b""), (self.groups_name, b"")]
-        self._canonical = {self.userid_name, self.groups_name}
-        spellings = [_underscored(settings.userid_header), _underscored(settings.groups_header)]
+        names = [settings.userid_header, settings.groups_header]
+        if settings.assertion_header:
+            names.append(settings.assertion_header)
+        self.empty: list[Header] = [(name.encode(), b"") for name in names]
+        self._canonical = {name.encode() for name in names}
+        spellings = [_underscored(name) for name in names]
         # What the hot path asks the request for one by one; None: too many, it scans every name for "_".
         self.lookalike_names = None if None in spellings else tuple(s for names in spellings for s in names or ())
 
@@ -65,13 +68,17 @@ class IdentityHeaders:
         """The 200's identity headers; a user id that cannot travel in a header is refused, not cleaned."""
         return [(name.encode("latin-1"), value.encode()) for name, value in self.text_for_user(user, groups)]
 
-    def text_for_user(self, user: str, groups: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    def text_for_user(
+        self, user: str, groups: tuple[str, ...], prefix: str | None = None
+    ) -> tuple[tuple[str, str], ...]:
         """The same as text, kept by every cached verdict: the names and a groups value many users
-        share are one object each, so a large working set costs little more than its tokens."""
+        share are one object each, so a large working set costs little more than its tokens.
+        `prefix` replaces userid-prefix (an extra issuer's machine identities have their own)."""
         if not user or _unsafe(user) or len(user) > 1024:
             raise errors.UnsafeIdentityError("user id is empty, too long or has control characters")
         group_value = sys.intern(",".join(usable_groups(groups)))
-        return ((self._userid_text, self.userid_prefix + user), (self._groups_text, group_value))
+        user_value = (self.userid_prefix if prefix is None else prefix) + user
+        return ((self._userid_text, user_value), (self._groups_text, group_value))
 
     def lookalike(self, name: bytes) -> bool:
         """True for a header name that is not ours but reads as ours once `_` becomes `-`."""

@@ -27,6 +27,7 @@ _REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
     (jwt.InvalidSignatureError, "bad_signature", "signature does not match"),
     (jwt.InvalidAudienceError, "bad_audience", "token was issued for another client"),
     (jwt.InvalidIssuerError, "bad_issuer", "token was issued by another issuer"),
+    (jwt.ImmatureSignatureError, "not_yet_valid", "token is not valid yet (nbf or iat in the future)"),
 )
 
 
@@ -54,6 +55,23 @@ def header_of(token: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise errors.TokenError("malformed", "not a JWT")
     return header
+
+
+def unverified_issuer(token: str) -> str:
+    """The `iss` a token claims, read without trusting it: it only picks which issuer's keys to try.
+
+    "" when the payload is not a JSON object with a string `iss`; `decode` checks it in full later.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return ""
+    segment = parts[1]
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        return ""
+    issuer = payload.get("iss") if isinstance(payload, dict) else None
+    return issuer if isinstance(issuer, str) else ""
 
 
 def check_length(token: str, max_length: int) -> None:

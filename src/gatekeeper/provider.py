@@ -85,6 +85,20 @@ def _why(exc: httpx.HTTPError) -> str:
     return type(exc).__name__
 
 
+async def get_json(client: httpx.AsyncClient, url: str, what: str, headers: dict[str, str] | None = None) -> Any:
+    """A JSON document an issuer publishes; ProviderUnavailableError says why not, never with a header's value."""
+    try:
+        response = await client.get(url, headers={"Accept": "application/json", **(headers or {})})
+    except httpx.HTTPError as exc:
+        raise errors.ProviderUnavailableError(f"{what} at {url} unreachable: {_why(exc)}") from None
+    if response.status_code != 200:
+        raise errors.ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        raise errors.ProviderUnavailableError(f"{what} at {url} is not JSON") from None
+
+
 def tls_verification(ca_bundle: str) -> ssl.SSLContext | bool:
     """httpx's usual trust, plus the configured CA certificates when there are any."""
     if not ca_bundle:
@@ -129,16 +143,7 @@ class Provider:
         return url
 
     async def _get_json(self, url: str, what: str) -> Any:
-        try:
-            response = await self.client.get(url, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
-            raise errors.ProviderUnavailableError(f"{what} at {url} unreachable: {_why(exc)}") from None
-        if response.status_code != 200:
-            raise errors.ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
-        try:
-            return response.json()
-        except ValueError:
-            raise errors.ProviderUnavailableError(f"{what} at {url} is not JSON") from None
+        return await get_json(self.client, url, what)
 
     async def discover(self) -> ProviderMetadata:
         url = self.settings.provider_url + "/.well-known/openid-configuration"

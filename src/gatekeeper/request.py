@@ -25,6 +25,7 @@ STORE_READY, REVOKE_USER = "readyz-store", "revoke-user"  # operations too: neve
 LOGOUT_EVERYWHERE = "logout-everywhere"
 LOGIN, CALLBACK, LOGOUT = "login", "callback", "logout"
 UNAVAILABLE, SIGNED_OUT = "unavailable", "signed-out"
+JWKS = "jwks"  # the identity assertion's public keys
 NOT_FOUND = ""
 
 MAX_QUERY_LENGTH = 8192
@@ -144,6 +145,7 @@ class Router:
             prefix + "/logout/everywhere": LOGOUT_EVERYWHERE,
             prefix + "/unavailable": UNAVAILABLE,
             prefix + "/signed-out": SIGNED_OUT,
+            prefix + "/.well-known/jwks.json": JWKS,
             self.check_path: CHECK,
             prefix + "/forward-auth": FORWARD_AUTH,
         }

@@ -27,6 +27,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_.:/-]+$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFICATE-----", re.S)
+PEM_PRIVATE_KEY = re.compile(r"-----BEGIN (?:EC )?PRIVATE KEY-----\r?\n.+?-----END (?:EC )?PRIVATE KEY-----", re.S)
 _DURATION = re.compile(r"^([1-9][0-9]*)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -133,6 +134,22 @@ def control_free(value: str) -> str:
 def csv(value: str) -> tuple[str, ...]:
     """Comma-separated items, blanks around and empty items dropped."""
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def audience(value: str) -> str:
+    """One JWT audience, or empty: a URL or a name, without blanks or control characters."""
+    value = value.strip()
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value) or len(value) > 256:
+        raise InvalidValue("must be one audience, such as https://kubeflow.example.com, without blanks")
+    return value
+
+
+def pem_private_keys(value: str) -> str:
+    """PEM private keys, one block each (assertion_keys.py reads them); the problem never quotes one."""
+    blocks = PEM_PRIVATE_KEY.findall(value)
+    if not blocks:
+        raise InvalidValue("must hold PEM private keys (-----BEGIN PRIVATE KEY----- ...)")
+    return "\n".join(blocks) + "\n"
 
 
 def pem_certificates(value: str) -> str:

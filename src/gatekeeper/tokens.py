@@ -39,6 +39,10 @@ class Verified:
     user: str
     issued_at: float = 0.0
     allowed: bool = True  # by allowed-emails and allowed-groups (access.py), decided once
+    fresh_until: float = 0.0  # when the hot path stops handing it out: exp, or sooner when an assertion is due
+
+    def __post_init__(self) -> None:
+        self.fresh_until = min(self.fresh_until or self.exp, self.exp)
 
     @property
     def headers(self) -> list[Header]:

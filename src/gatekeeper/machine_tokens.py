@@ -1,0 +1,234 @@
+"""Machine-to-machine bearer tokens: JWTs of the issuers listed in GATEKEEPER_EXTRA_JWT_ISSUERS.
+
+A pipeline step calls the API with `kubectl create token <sa> --audience=<aud>` as its bearer
+token; upstream Kubeflow accepts those through Istio's RequestAuthentication, oauth2-proxy through
+`--extra-jwt-issuers`. Here each listed issuer gets its own key set, fetched in the background
+like Dex's (provider.py), so a cached key never waits on the issuer, and an unknown `kid` costs
+at most one refetch per UNKNOWN_KID_INTERVAL. The issuer is picked by the token's unverified
+`iss`, and only among the listed ones: a token naming any other issuer never makes the gatekeeper
+contact it.
+
+The identity comes from the issuer's own claims (`sub` by default), the groups from its groups
+claim or nowhere: a machine token never carries groups the client chose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+
+from gatekeeper import errors, issuer_list, jwts, rules
+from gatekeeper.config import Settings
+from gatekeeper.headers import usable_groups
+from gatekeeper.issuer_list import ExtraIssuer
+from gatekeeper.provider import SigningKey, get_json, parse_jwks, tls_verification
+
+log = logging.getLogger("gatekeeper.machine_tokens")
+
+CLOCK_LEEWAY = 30
+KEYS_INTERVAL = 600.0
+UNKNOWN_KID_INTERVAL = 10.0
+MAX_BACKOFF = 30.0
+MAX_TOKEN_LENGTH = 16 * 1024  # Kubernetes' projected tokens are about 1 KB
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class IssuerKeys:
+    """One extra issuer's signing keys, fetched by discovery or from its configured JWKS URL.
+
+    With credentials=serviceaccount the pod's service-account token goes along, read afresh on
+    every fetch (the kubelet rotates it), but only to the issuer's own origin and the configured
+    JWKS URL's: a discovery document naming a JWKS elsewhere never receives the pod's credential.
+    """
+
+    def __init__(
+        self,
+        issuer: ExtraIssuer,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        *,
+        keys_interval: float = KEYS_INTERVAL,
+        unknown_kid_interval: float = UNKNOWN_KID_INTERVAL,
+        max_backoff: float = MAX_BACKOFF,
+    ) -> None:
+        self.issuer = issuer
+        self.service_account_dir = Path(settings.service_account_dir)
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(5.0), follow_redirects=False, verify=self._trust(settings.ca_bundle)
+        )
+        self.jwks_url = issuer.jwks_url
+        self.keys: dict[str, SigningKey] = {}
+        self.last_error = "not contacted yet"
+        self.keys_interval, self.unknown_kid_interval, self.max_backoff = (
+            keys_interval,
+            unknown_kid_interval,
+            max_backoff,
+        )
+        self._credential_origins = {_origin(issuer.issuer), *([_origin(issuer.jwks_url)] if issuer.jwks_url else [])}
+        self._last_fetch = 0.0
+        self._lock = asyncio.Lock()
+
+    def _trust(self, ca_bundle: str) -> ssl.SSLContext | bool:
+        """The usual trust and ca-bundle; with the pod's credentials, the cluster's CA too."""
+        verification = tls_verification(ca_bundle)
+        ca_file = self.service_account_dir / "ca.crt"
+        if self.issuer.credentials != issuer_list.SERVICE_ACCOUNT or not ca_file.is_file():
+            return verification
+        context = verification if isinstance(verification, ssl.SSLContext) else httpx.create_ssl_context()
+        context.load_verify_locations(cafile=str(ca_file))
+        return context
+
+    def _headers(self, url: str) -> dict[str, str]:
+        if self.issuer.credentials != issuer_list.SERVICE_ACCOUNT or _origin(url) not in self._credential_origins:
+            return {}
+        path = self.service_account_dir / "token"
+        try:
+            token = path.read_text().strip()
+        except OSError as exc:
+            raise errors.ProviderUnavailableError(
+                f"the pod's service-account token at {path} cannot be read ({type(exc).__name__})"
+            ) from None
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _get(self, url: str, what: str) -> Any:
+        return await get_json(self.client, url, what, self._headers(url))
+
+    async def discover(self) -> str:
+        url = self.issuer.issuer + "/.well-known/openid-configuration"
+        doc = await self._get(url, "discovery")
+        named = doc.get("issuer") if isinstance(doc, dict) else None
+        if not isinstance(named, str) or named.rstrip("/") != self.issuer.issuer:
+            raise errors.ProviderUnavailableError(f"discovery at {url} names issuer {str(named)[:200]!r}, not ours")
+        jwks_uri = doc.get("jwks_uri")
+        try:
+            self.jwks_url = issuer_list.secure_url(jwks_uri if isinstance(jwks_uri, str) else "")
+        except rules.InvalidValue as err:
+            raise errors.ProviderUnavailableError(f"discovery at {url}: jwks_uri {err.problem}") from None
+        return self.jwks_url
+
+    async def refresh(self) -> None:
+        if not self.jwks_url:
+            await self.discover()
+        self._last_fetch = time.monotonic()
+        keys = parse_jwks(await self._get(self.jwks_url, "JWKS"))
+        if not keys:
+            raise errors.ProviderUnavailableError(f"JWKS at {self.jwks_url} holds no usable signing key")
+        self.keys = keys
+
+    async def key_for(self, kid: str) -> SigningKey | None:
+        """A known key at once; an unknown one after at most one refetch per interval."""
+        key = self.keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            if kid not in self.keys and time.monotonic() - self._last_fetch >= self.unknown_kid_interval:
+                try:
+                    await self.refresh()
+                    self.last_error = ""
+                except errors.ProviderUnavailableError as exc:
+                    self._report(exc)
+        key = self.keys.get(kid)
+        if key is None and kid == "" and len(self.keys) == 1:
+            key = next(iter(self.keys.values()))
+        return key
+
+    def _report(self, exc: errors.ProviderUnavailableError) -> None:
+        if str(exc) != self.last_error:
+            log.warning(
+                "extra JWT issuer not usable",
+                extra={"event": "issuer_error", "issuer": self.issuer.issuer, "reason": str(exc)},
+            )
+        self.last_error = str(exc)
+
+    async def run(self) -> None:
+        """Background task: fetch the keys with backoff while the issuer is away, then refresh them."""
+        delay = 1.0
+        while True:
+            try:
+                await self.refresh()
+            except errors.ProviderUnavailableError as exc:
+                self._report(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            if self.last_error:
+                log.info(
+                    "extra JWT issuer ready",
+                    extra={"event": "issuer_ready", "issuer": self.issuer.issuer, "keys": len(self.keys)},
+                )
+            self.last_error, delay = "", 1.0
+            await asyncio.sleep(self.keys_interval)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class MachineTokens:
+    """The listed issuers by their `iss`; `issuer_of` is free of I/O, `verify` checks in full."""
+
+    def __init__(self, settings: Settings, **key_options: Any) -> None:
+        self.issuers = {
+            entry.issuer: IssuerKeys(entry, settings, **key_options) for entry in settings.extra_jwt_issuers
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.issuers)
+
+    def issuer_of(self, token: str) -> IssuerKeys | None:
+        """The listed issuer this token names, or None (then it is Dex's, or nobody's)."""
+        return self.issuers.get(jwts.unverified_issuer(token)) if len(token) <= MAX_TOKEN_LENGTH else None
+
+    async def verify(self, token: str, keys: IssuerKeys, header: dict[str, Any]) -> dict[str, Any]:
+        """The claims of a token signed by one of the issuer's keys, for one of its audiences, in date."""
+        alg, kid = header.get("alg"), header.get("kid", "")
+        if not isinstance(alg, str) or not isinstance(kid, str):
+            raise errors.TokenError("malformed", "bad JWT header")
+        key = await keys.key_for(kid)
+        if key is None:
+            if not keys.keys:
+                raise errors.TokenError("issuer_unavailable", "the token's issuer has not published its keys to us yet")
+            raise errors.TokenError("unknown_key", "signed with a key its issuer does not publish")
+        if alg not in key.algorithms:
+            raise errors.TokenError("bad_algorithm", f"algorithm {alg[:20]!r} does not match the signing key")
+        entry = keys.issuer
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[alg],
+                audience=list(entry.audiences),
+                issuer=entry.issuer,
+                leeway=CLOCK_LEEWAY,
+                options={"require": ["iss", "aud", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise jwts.refusal(exc) from None
+        return claims
+
+    @staticmethod
+    def identity(claims: dict[str, Any], entry: ExtraIssuer) -> tuple[str, tuple[str, ...]]:
+        """The user id (before the issuer's userid-prefix) and the groups, from the issuer's claims."""
+        user = claims.get(entry.userid_claim)
+        if not isinstance(user, str) or not user:
+            raise errors.TokenError("missing_claim", f"the token has no {entry.userid_claim!r} claim to use as user id")
+        groups = usable_groups(claims.get(entry.groups_claim, [])) if entry.groups_claim else ()
+        return user, groups
+
+    def jobs(self) -> list[Any]:
+        return [keys.run() for keys in self.issuers.values()]
+
+    async def aclose(self) -> None:
+        for keys in self.issuers.values():
+            await keys.aclose()
