@@ -28,9 +28,11 @@ import redis_relation
 import rendering
 import settings
 import workloads
-from charms.dex_auth.v0 import ambassador_routes, dex_issuer, oidc_client
+from charms.dex_auth.v0 import ambassador_routes, dex_issuer, identity_assertion, oidc_client
 
 logger = logging.getLogger(__name__)
+
+IDENTITY_ASSERTION = "identity-assertion"
 
 _LIFECYCLE_EVENTS = (
     "install",
@@ -49,6 +51,7 @@ _RELATION_EVENTS = {
     "ambassador": ("relation_created", "relation_changed"),
     "oidc-client": ("relation_changed", "relation_broken"),
     "dex-oidc-config": ("relation_created", "relation_changed"),
+    IDENTITY_ASSERTION: ("relation_created",),
     istio_ingress.INGRESS: ("relation_created", "relation_changed"),
     istio_ingress.INGRESS_AUTH: ("relation_created", "relation_changed", "relation_broken"),
     redis_relation.ENDPOINT: ("relation_changed", "relation_departed", "relation_broken"),
@@ -72,6 +75,7 @@ class DexAuthCharm(ops.CharmBase):
         super().__init__(framework)
         self.ambassador = ambassador_routes.AmbassadorRoutesRequirer(self, "ambassador")
         self.issuer = dex_issuer.DexIssuerProvider(self, "dex-oidc-config")
+        self.assertion = identity_assertion.IdentityAssertionProvider(self, IDENTITY_ASSERTION)
         self.app_secrets = app_secrets.AppSecrets(self.model)
         self.oidc_clients = oidc_clients.OidcClients(oidc_client.OidcClientProvider(self, "oidc-client"), self.model)
         self.workloads = workloads.Workloads(self.unit)
@@ -111,6 +115,7 @@ class DexAuthCharm(ops.CharmBase):
             self._publish(outcome.app_databags, self.app)
             self.identity_platform.publish(self._identity_headers())
             self.issuer.publish(outcome.issuer_url)
+            self.assertion.publish(outcome.assertion_databag)
             self.oidc_clients.publish(outcome.issuer_url)
             self.app_secrets.remember_last_good(dict(self.config))
 

@@ -9,6 +9,7 @@ end-to-end harness's path, which gets byte-for-byte what the charm pushes. No `o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ import observability
 import pebble_layers
 import settings as settings_module
 import static_users
+from gatekeeper import assertion_keys
 from gatekeeper import config as gatekeeper_config
 from gatekeeper import rules as gatekeeper_rules
 
@@ -76,6 +78,7 @@ class Rendered:
     dex_files: tuple[connectors_module.DexFile, ...] = ()
     dex_connector_ids: tuple[str, ...] = ()
     app_databags: dict[str, dict[str, str]] = field(default_factory=dict)  # endpoint -> the leader's app data
+    assertion_databag: dict[str, str] = field(default_factory=dict)  # identity-assertion's; empty while off
 
     @property
     def issuer_url(self) -> str:
@@ -225,6 +228,22 @@ def _ca_bundle(settings: settings_module.Settings, context: Context) -> str:
         raise settings_module.SettingsError("ca-bundle", f"the secret's value {err.problem}") from None
 
 
+def _assertion_databag(settings: settings_module.Settings, secrets: SharedSecrets) -> dict[str, str]:
+    """What upstream charms verify the identity assertion with; empty while it is off."""
+    if not settings.assertion_header:
+        return {}
+    if not secrets.assertion_key:  # a secret made before the assertion existed, not yet updated by the leader
+        raise WaitingForSecretsError
+    keys = assertion_keys.load_keys(secrets.assertion_key)
+    return {
+        "header": settings.assertion_header,
+        "issuer": settings.public_url,
+        "audience": settings.assertion_audience,
+        "jwks": json.dumps(assertion_keys.jwks(keys), sort_keys=True),
+        "jwks-url": f"{settings.public_url}{pebble_layers.GATEKEEPER_PREFIX}/.well-known/jwks.json",
+    }
+
+
 def _static_users(
     settings: settings_module.Settings, context: Context, secrets: SharedSecrets
 ) -> tuple[dex_config.StaticUser, ...]:
@@ -247,6 +266,17 @@ def _static_users(
     return users
 
 
+def _routes(settings: settings_module.Settings, context: Context) -> ambassador.AmbassadorSettings:
+    return ambassador.AmbassadorSettings(
+        context.app_name,
+        context.namespace,
+        settings.ambassador_api_version,
+        settings.userid_header,
+        settings.groups_header,
+        settings.assertion_header,
+    )
+
+
 def _render_settings(
     settings: settings_module.Settings, connectors: list[dict[str, Any]], context: Context, secrets: SharedSecrets
 ) -> Rendered:
@@ -265,17 +295,10 @@ def _render_settings(
         extra_skip_paths=context.proxied_skip_paths,
         operations_token=secrets.operations_token,
         ca_bundle=ca_bundle,
-        assertion_keys=secrets.assertion_key if settings.identity_assertion_header else "",
+        assertion_keys=secrets.assertion_key if settings.assertion_header else "",
     )
     _check_gatekeeper_environment(environment)
-    routes = ambassador.AmbassadorSettings(
-        context.app_name,
-        context.namespace,
-        settings.ambassador_api_version,
-        settings.userid_header,
-        settings.groups_header,
-        settings.identity_assertion_header,
-    )
+    routes = _routes(settings, context)
     return Rendered(
         settings=settings,
         dex_config=dex_text,
@@ -286,6 +309,7 @@ def _render_settings(
         dex_files=dex_files,
         dex_connector_ids=tuple(c["id"] for c in placed),
         app_databags=_app_databags(settings, context),
+        assertion_databag=_assertion_databag(settings, secrets),
     )
 
 

@@ -215,9 +215,7 @@ class Settings:
     allowed_emails: tuple[str, ...] = _declare("allowed-emails", "", rules.email_patterns, "GATEKEEPER_ALLOWED_EMAILS")
     allowed_groups: tuple[str, ...] = _declare("allowed-groups", "", rules.group_names, "GATEKEEPER_ALLOWED_GROUPS")
     extra_jwt_issuers: str = _declare("extra-jwt-issuers", "", _issuer_list_text, "GATEKEEPER_EXTRA_JWT_ISSUERS")
-    identity_assertion_header: str = _declare(
-        "identity-assertion-header", "", _header_or_empty, "GATEKEEPER_ASSERTION_HEADER"
-    )
+    assertion_header: str = _declare("identity-assertion-header", "", _header_or_empty, "GATEKEEPER_ASSERTION_HEADER")
     identity_assertion_audience: str = _declare(
         "identity-assertion-audience", "", rules.audience, "GATEKEEPER_ASSERTION_AUDIENCE"
     )
@@ -238,8 +236,12 @@ class Settings:
     @property
     def identity_headers(self) -> tuple[str, ...]:
         """Every header the check answers with, which the gateway must copy to the upstream request."""
-        headers = (self.userid_header, self.groups_header, self.identity_assertion_header)
+        headers = (self.userid_header, self.groups_header, self.assertion_header)
         return tuple(header for header in headers if header)
+
+    @property
+    def assertion_audience(self) -> str:
+        return self.identity_assertion_audience or self.public_url
 
     @property
     def static_user_wanted(self) -> bool:

@@ -208,13 +208,8 @@ def _check_together(values: dict[str, Any]) -> None:
             raise ConfigError(
                 "GATEKEEPER_EXTRA_JWT_ISSUERS", f"lists {extra.issuer}, which is Dex's own issuer: remove it"
             )
-    header = values["assertion_header"]
-    if header:
-        for other in ("userid_header", "groups_header"):
-            if rules.same_header(header, values[other]):
-                raise ConfigError("GATEKEEPER_ASSERTION_HEADER", f"must differ from {_VARIABLE_OF_FIELD[other]}")
-        if not values["assertion_keys"]:
-            raise ConfigError("GATEKEEPER_ASSERTION_KEYS", "is required when GATEKEEPER_ASSERTION_HEADER is set")
+    if values["assertion_header"] and not values["assertion_keys"]:
+        raise ConfigError("GATEKEEPER_ASSERTION_KEYS", "is required when GATEKEEPER_ASSERTION_HEADER is set")
     values["assertion_audience"] = values["assertion_audience"] or values["public_url"]
     try:
         rules.check_related(values, _VARIABLE_OF_FIELD.__getitem__)

@@ -334,6 +334,8 @@ def _return_path_on(value: str, public_url: str, _other_name: str) -> str:
 # gatekeeper's field names, which the charm's Settings shares for these.
 RELATED = (
     ("groups_header", "userid_header", _distinct_header),
+    ("assertion_header", "userid_header", _distinct_header),
+    ("assertion_header", "groups_header", _distinct_header),
     ("after_logout_url", "public_url", _return_path_on),
 )
 

@@ -210,7 +210,7 @@ def test_the_rock_lock_is_closed_under_dependencies():
     assert checked >= 5, "too few locked packages are installed here to check the lock"
 
 
-@pytest.mark.parametrize("lib", ["ambassador_routes", "oidc_client", "dex_issuer"])
+@pytest.mark.parametrize("lib", ["ambassador_routes", "oidc_client", "dex_issuer", "identity_assertion"])
 def test_libraries_carry_their_ids(lib):
     text = (ROOT / "lib" / "charms" / "dex_auth" / "v0" / f"{lib}.py").read_text()
     assert re.search(r'^LIBID = "[0-9a-f]{32}"$', text, re.M)
