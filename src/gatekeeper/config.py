@@ -204,7 +204,7 @@ def _check_together(values: dict[str, Any]) -> None:
     """The rules that relate two variables (rules.RELATED), and the provider's default."""
     values["provider_url"] = values["provider_url"] or values["issuer_url"]
     for extra in values["extra_jwt_issuers"]:
-        if extra.issuer == values["issuer_url"]:
+        if extra.issuer.rstrip("/") == values["issuer_url"]:
             raise ConfigError(
                 "GATEKEEPER_EXTRA_JWT_ISSUERS", f"lists {extra.issuer}, which is Dex's own issuer: remove it"
             )

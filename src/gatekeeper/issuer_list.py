@@ -50,8 +50,9 @@ class ExtraIssuer:
 
 
 def secure_url(value: str) -> str:
-    """An https URL, or http to a loopback address; without a trailing slash."""
-    url = http_url(value)
+    """An https URL, or http to a loopback address; as written (an issuer's `iss` is compared exactly)."""
+    url = value.strip()
+    http_url(url)
     parts = urlsplit(url)
     if parts.scheme == "https":
         return url

@@ -106,10 +106,10 @@ class IssuerKeys:
         return await get_json(self.client, url, what, self._headers(url))
 
     async def discover(self) -> str:
-        url = self.issuer.issuer + "/.well-known/openid-configuration"
+        url = self.issuer.issuer.rstrip("/") + "/.well-known/openid-configuration"
         doc = await self._get(url, "discovery")
         named = doc.get("issuer") if isinstance(doc, dict) else None
-        if not isinstance(named, str) or named.rstrip("/") != self.issuer.issuer:
+        if not isinstance(named, str) or named != self.issuer.issuer:  # OpenID Discovery 1.0 §4.3: identical
             raise errors.ProviderUnavailableError(f"discovery at {url} names issuer {str(named)[:200]!r}, not ours")
         jwks_uri = doc.get("jwks_uri")
         try:
@@ -157,7 +157,8 @@ class IssuerKeys:
         delay = 1.0
         while True:
             try:
-                await self.refresh()
+                async with self._lock:  # a request meanwhile waits for these keys rather than refetching
+                    await self.refresh()
             except errors.ProviderUnavailableError as exc:
                 self._report(exc)
                 await asyncio.sleep(delay)
@@ -180,15 +181,18 @@ class MachineTokens:
 
     def __init__(self, settings: Settings, **key_options: Any) -> None:
         self.issuers = {
-            entry.issuer: IssuerKeys(entry, settings, **key_options) for entry in settings.extra_jwt_issuers
+            entry.issuer.rstrip("/"): IssuerKeys(entry, settings, **key_options) for entry in settings.extra_jwt_issuers
         }
 
     def __bool__(self) -> bool:
         return bool(self.issuers)
 
     def issuer_of(self, token: str) -> IssuerKeys | None:
-        """The listed issuer this token names, or None (then it is Dex's, or nobody's)."""
-        return self.issuers.get(jwts.unverified_issuer(token)) if len(token) <= MAX_TOKEN_LENGTH else None
+        """The listed issuer this token names, or None (then it is Dex's, or nobody's). A trailing
+        slash picks the issuer too, so that `verify` can say the `iss` differs from the one listed."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            return None
+        return self.issuers.get(jwts.unverified_issuer(token).rstrip("/"))
 
     async def verify(self, token: str, keys: IssuerKeys, header: dict[str, Any]) -> dict[str, Any]:
         """The claims of a token signed by one of the issuer's keys, for one of its audiences, in date."""

@@ -295,3 +295,27 @@ def test_allowed_lists_govern_people_and_leave_listed_machine_tokens_in(dex, iss
         GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}={AUD}",
         GATEKEEPER_ALLOWED_GROUPS="admins-only",
     )
+
+
+def test_an_issuer_whose_iss_ends_in_a_slash_is_matched_exactly(dex, group, tmp_path) -> None:
+    """Auth0 and Azure AD v1 name themselves with a trailing slash; the `iss` must be the one listed."""
+    issuer = JwtIssuer.start(group, root=tmp_path / "slash", name="slash")
+    with_slash = issuer.url + "/"
+    slashed = issuer.mint({"iss": with_slash, "aud": "api", "sub": "robot", "exp": int(time.time()) + 600})
+    plain = issuer.mint({"iss": issuer.url, "aud": "api", "sub": "robot", "exp": int(time.time()) + 600})
+
+    async def listed_without(app):
+        assert (await ask(app, plain)).status == 200
+        refused = await ask(app, slashed)
+        assert (refused.status, refused.json()["error"]) == (401, "bad_issuer")
+
+    check(dex, listed_without, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}=api")
+
+    async def listed_with(app):
+        keys = app.machine.issuers[issuer.url]
+        keys.jwks_url = issuer.jwks_url  # its discovery names the issuer without the slash
+        assert (await ask(app, slashed)).status == 200
+        refused = await ask(app, plain)
+        assert (refused.status, refused.json()["error"]) == (401, "bad_issuer")
+
+    check(dex, listed_with, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{with_slash}=api")

@@ -36,8 +36,8 @@ def test_options_after_the_entry() -> None:
         "https://ci.example.com/=kf;userid-claim=email;groups-claim=groups;jwks-url=https://keys.example.com/jwks;"
         "userid-prefix=ci:"
     )
-    assert found == ExtraIssuer(
-        "https://ci.example.com", ("kf",), "email", "groups", "https://keys.example.com/jwks", NO_CREDENTIALS, "ci:"
+    assert found == ExtraIssuer(  # the issuer as written: a token's `iss` is compared exactly
+        "https://ci.example.com/", ("kf",), "email", "groups", "https://keys.example.com/jwks", NO_CREDENTIALS, "ci:"
     )
 
 
