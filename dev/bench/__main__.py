@@ -4,8 +4,11 @@
                   [--gateway-idle-conns 32] [--only NAME ...] [--keep-work]
 
 Everything runs in one go on this machine: the end-to-end stack rendered by the charm (provider,
-gatekeeper, Caddy), a Caddy `respond 200`, the do-nothing app on granian, the chain with and
-without the auth hop, and Apache + mod_auth_openidc against the same provider. Each figure is
+gatekeeper, Caddy), a Caddy `respond 200`, the do-nothing app on granian, the gatekeeper's check
+with a session cookie, an ID token, a Kubernetes ServiceAccount token (from the harness's issuer
+process, listed in `extra-jwt-issuers`) and the session cookie with the identity assertion on (a
+second gatekeeper: bench/check_variants.py), the chain with and without the auth hop, and
+Apache + mod_auth_openidc against the same provider. Each figure is
 wrk at -t2 -c50 after a warm-up; results go to stdout and to bench-results/<timestamp>.json.
 
 `--repeat N` is the number of interleaved rounds: each round measures every figure once, in
@@ -34,11 +37,13 @@ from pathlib import Path
 import requests
 from harness import form_login
 from harness.configs import base_config
+from harness.jwt_issuer import JwtIssuer
 from harness.processes import ManagedProcess, ProcessGroup
 from harness.stack import REPO, Stack
 
-from bench import apache, baseline, chain, counters, process_tree, report, wrk
+from bench import apache, baseline, chain, check_variants, counters, process_tree, report, wrk
 from dex_auth_login import login as token_login
+from gatekeeper.assertion_keys import generate_pem
 
 SESSION_COOKIE = "authservice_session"
 PAGE = "/some/page"
@@ -128,14 +133,22 @@ class Bench:
         self.work = work
         self.load = Load(args.seconds, args.warmup, args.connections, args.threads)
         self.group = ProcessGroup(work / "logs")
-        config = base_config(**{"log-level": "info", "gatekeeper-workers": args.workers})
-        self.stack = Stack(work / "stack", config, gateway_mode="ambassador")
+        options: dict[str, object] = {"log-level": "info", "gatekeeper-workers": args.workers}
+        # The ServiceAccount tokens' issuer: its URL is known now, it starts before the stack
+        # (start()), and the stack's gatekeeper lists it, as `juju config extra-jwt-issuers=` would.
+        self.issuer: JwtIssuer | None = None
+        if self.wanted(report.SERVICE_ACCOUNT_CHECK):
+            self.issuer = JwtIssuer(self.group, work / "jwt-issuer", name="jwt-issuer")
+            options["extra-jwt-issuers"] = check_variants.issuer_entry(self.issuer.url)
+        self.stack = Stack(work / "stack", base_config(**options), gateway_mode="ambassador")
+        # The identity assertion's key, the same for every round's second gatekeeper (an app's key).
+        self.assertion_keys = generate_pem()
         self.apache_client = apache.free_client()
         self.figures = report.Figures()
         self.shortfalls: dict[str, list[int]] = {}
         self.rss: dict[str, int] = {}
         self.soak: report.Soak | None = None
-        self.cookie = self.bearer = self.apache_cookie = ""
+        self.cookie = self.bearer = self.apache_cookie = self.sa_token = ""
 
     def wanted(self, name: str) -> bool:
         if name == report.APACHE and self.args.skip_apache:
@@ -144,6 +157,9 @@ class Bench:
 
     # -- set-up --------------------------------------------------------------------------
     def start(self) -> None:
+        if self.issuer is not None:
+            say(f"starting the ServiceAccount token issuer at {self.issuer.url} (in extra-jwt-issuers)...")
+            self.issuer.run()
         say("starting the stack (charm render, provider, gatekeeper, Caddy)...")
         self.stack.start()
         if self.wanted(report.APACHE):
@@ -164,6 +180,12 @@ class Bench:
         self.bearer = token_login(
             self.stack.public_url, username=self.stack.username, password=self.stack.password, use_cache=False
         )
+        if self.issuer is not None:
+            args = self.args
+            lifetime = check_variants.token_lifetime(len(SCENARIOS), args.repeat, args.warmup, args.seconds, args.soak)
+            self.sa_token = self.issuer.service_account_token(
+                check_variants.SA_NAMESPACE, check_variants.SA_NAME, [check_variants.SA_AUDIENCE], lifetime=lifetime
+            )
 
     @property
     def gatekeeper_pid(self) -> int:
@@ -183,9 +205,13 @@ class Bench:
         expected_outcome: str | None = None,
         check: wrk.ResponseCheck | None = None,
         tolerated_socket_errors: float = 0.0,
+        gatekeeper_url: str | None = None,
     ) -> None:
         """Warm-up, then this round's run, kept with the CPU time the `servers` (process trees)
         spent per request in it.
+
+        `expected_outcome`: every check of the run must be counted so by the gatekeeper at
+        `gatekeeper_url` (default: the stack's).
 
         `tolerated_socket_errors` is for Apache only: its event MPM closes a handful of keep-alive
         connections under load (wrk counts a read error and reconnects); never error answers.
@@ -201,7 +227,8 @@ class Bench:
             check=check,
             expect_errors=True,
         )
-        before = counters.read(self.stack.gatekeeper_url) if expected_outcome else {}
+        counted_at = gatekeeper_url or self.stack.gatekeeper_url
+        before = counters.read(counted_at) if expected_outcome else {}
         cpu_before = sum(process_tree.tree_cpu_seconds(pid) for pid in servers)
         result = wrk.run(
             url,
@@ -215,7 +242,7 @@ class Bench:
         cpu_us = (sum(process_tree.tree_cpu_seconds(pid) for pid in servers) - cpu_before) / result.requests * 1e6
         if expected_outcome:
             _, shortfall = counters.verify_outcomes(
-                before, counters.read(self.stack.gatekeeper_url), expected_outcome, result.requests
+                before, counters.read(counted_at), expected_outcome, result.requests
             )
             if shortfall:
                 self.shortfalls.setdefault(name, []).append(shortfall)
@@ -254,18 +281,24 @@ class Bench:
             "X-Forwarded-Proto": "http",
             "X-Forwarded-Host": self.stack.public_url.split("://", 1)[1],
         }
-        userid = self.stack.userid_header
-        plans = [
-            ("check-envoy-cookie", envoy, {"Cookie": self.cookie}),
-            ("check-forward-auth-cookie", forward, {**forwarded, "Cookie": self.cookie}),
-            ("check-bearer", envoy, {"Authorization": f"Bearer {self.bearer}"}),
+        user = self.stack.username or ""
+        plans = [  # (name, url, headers, the user the 200 must name)
+            ("check-envoy-cookie", envoy, {"Cookie": self.cookie}, user),
+            ("check-forward-auth-cookie", forward, {**forwarded, "Cookie": self.cookie}, user),
+            ("check-bearer", envoy, {"Authorization": f"Bearer {self.bearer}"}, user),
+            (
+                report.SERVICE_ACCOUNT_CHECK,
+                envoy,
+                {"Authorization": f"Bearer {self.sa_token}"},
+                check_variants.service_account_userid(),
+            ),
         ]
-        for name, url, headers in plans:
+        for name, url, headers, who in plans:
             if self.wanted(name):
-                answer = expect(url, headers, 200, name)
-                if answer.headers.get(userid) != self.stack.username:
-                    raise BenchError(f"{name}: the 200 names {answer.headers.get(userid)!r}, not the logged-in user")
+                self.expect_identity(name, expect(url, headers, 200, name), who, assertion=False)
                 self.measure(name, url, headers, [self.gatekeeper_pid], expected_outcome="allowed")
+        if self.wanted(report.ASSERTION_CHECK):
+            self.assertion_check()
         if self.wanted("check-302"):
             answer = expect(envoy, BROWSER, 302, "unauthenticated browser")
             if "set-cookie" not in answer.headers:
@@ -278,6 +311,33 @@ class Bench:
                 expected_outcome="redirected",
                 check=wrk.ResponseCheck(302, "set-cookie"),
             )
+
+    def expect_identity(self, name: str, answer: requests.Response, user: str, *, assertion: bool) -> None:
+        """The 200 names `user`, and carries an identity assertion exactly when that row is meant to."""
+        named = answer.headers.get(self.stack.userid_header)
+        if named != user:
+            raise BenchError(f"{name}: the 200 names {named!r}, not {user!r}")
+        if (check_variants.ASSERTION_HEADER in answer.headers) != assertion:
+            raise BenchError(f"{name}: the 200 {'lacks' if assertion else 'carries'} {check_variants.ASSERTION_HEADER}")
+
+    def assertion_check(self) -> None:
+        """The session cookie at a second gatekeeper with the identity assertion on, started for
+        this round only (as the floors are), its CPU and counters its own."""
+        name = report.ASSERTION_CHECK
+        env = check_variants.assertion_env(self.assertion_keys)
+        with running(lambda: check_variants.start_second_gatekeeper(self.stack, env)) as (gk, pid):
+            url, headers = f"{gk}{self.stack.prefix}/check{PAGE}", {"Cookie": self.cookie}
+            answer = expect(url, headers, 200, name)
+            self.expect_identity(name, answer, self.stack.username or "", assertion=True)
+            jwks = expect(f"{gk}{self.stack.prefix}/.well-known/jwks.json", {}, 200, f"{name} JWKS").json()
+            check_variants.verify_assertion(
+                answer.headers[check_variants.ASSERTION_HEADER],
+                jwks,
+                issuer=self.stack.public_url,
+                audience=self.stack.public_url,
+                subject=self.stack.username or "",
+            )
+            self.measure(name, url, headers, [pid], expected_outcome="allowed", gatekeeper_url=gk)
 
     def chains(self) -> None:
         plans = []  # (name, style, auth: None | "gatekeeper" | "free")
@@ -462,6 +522,8 @@ def warn_about_environment(load: float) -> None:
 def save_results(
     args: argparse.Namespace, bench: Bench, found: list[report.Target], load: float, duration_s: int
 ) -> Path:
+    # Only the second gatekeeper of the assertion row has it on; the stack's never does.
+    assertion_header = check_variants.ASSERTION_HEADER if report.ASSERTION_CHECK in bench.figures else ""
     settings = {
         "load_average_1m_at_start": round(load, 2),
         "seconds": args.seconds,
@@ -472,6 +534,8 @@ def save_results(
         "gatekeeper_workers": args.workers,
         "gateway_idle_conns_per_host": args.gateway_idle_conns,
         "soak_seconds": args.soak,
+        "extra_jwt_issuers": bench.stack.charm_config.get("extra-jwt-issuers", ""),
+        "identity_assertion_header": assertion_header,
         "duration_s": duration_s,
     }
     data = report.as_json(bench.figures, found, bench.soak, bench.rss, settings, machine_facts())
@@ -490,6 +554,9 @@ def print_summary(args: argparse.Namespace, bench: Bench, found: list[report.Tar
         f" {os.cpu_count()} CPUs shared by everything\n"
     )
     print(report.markdown_table(bench.figures))
+    versus = report.next_to_session_cookie_table(report.next_to_session_cookie(bench.figures))
+    if versus:
+        print("\n" + versus)
     for name, runs in bench.figures.runs.items():
         errors, requests_ = sum(r.socket_errors for r in runs), sum(r.requests for r in runs)
         if errors:

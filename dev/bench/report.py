@@ -11,7 +11,11 @@ CADDY = "caddy-respond"
 APACHE = "apache-openidc"
 NOOP = "noop-granian"
 LEAST_CHECK = "least-check-granian"
-SESSION_CHECKS = ("check-envoy-cookie", "check-forward-auth-cookie")
+SESSION_COOKIE_CHECK = "check-envoy-cookie"
+SESSION_CHECKS = (SESSION_COOKIE_CHECK, "check-forward-auth-cookie")
+SERVICE_ACCOUNT_CHECK = "check-sa-token"
+ASSERTION_CHECK = "check-envoy-cookie-assertion"
+NEXT_TO_SESSION_COOKIE = (SERVICE_ACCOUNT_CHECK, ASSERTION_CHECK)  # shown as ratios to SESSION_COOKIE_CHECK too
 CHAINS = {
     "ambassador": ("chain-ambassador-auth", "chain-ambassador-direct"),
     "forward-auth": ("chain-forward-auth-auth", "chain-forward-auth-direct"),
@@ -25,6 +29,8 @@ LABELS = {
     "check-envoy-cookie": "gatekeeper check, session cookie, Envoy style",
     "check-forward-auth-cookie": "gatekeeper check, session cookie, forward-auth style",
     "check-bearer": "gatekeeper check, bearer ID token (RS256), Envoy style",
+    SERVICE_ACCOUNT_CHECK: "gatekeeper check, bearer Kubernetes ServiceAccount token (RS256), Envoy style",
+    ASSERTION_CHECK: "gatekeeper check, session cookie + identity assertion (ES256 header), Envoy style",
     "check-302": "gatekeeper, unauthenticated browser: 302 + login cookie",
     "chain-ambassador-direct": "chain: Caddy (Ambassador emulation) -> upstream, no auth hop",
     "chain-ambassador-freeauth": "chain: Caddy (Ambassador emulation) -> `respond 200` as auth -> upstream",
@@ -288,6 +294,40 @@ def chain_costs_text(costs: list[ChainCost]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class NextToSessionCookie:
+    """A check variant against the plain session cookie, round by round: its req/s over the
+    cookie's, and its server CPU per request over the cookie's (above 1: it costs more)."""
+
+    name: str
+    rps: Spread | None
+    cpu: Spread | None
+
+
+def next_to_session_cookie(figures: Figures) -> list[NextToSessionCookie]:
+    return [
+        NextToSessionCookie(
+            name, figures.ratio(name, SESSION_COOKIE_CHECK), figures.cpu_ratio(SESSION_COOKIE_CHECK, name)
+        )
+        for name in NEXT_TO_SESSION_COOKIE
+        if name in figures and SESSION_COOKIE_CHECK in figures
+    ]
+
+
+def next_to_session_cookie_table(rows: list[NextToSessionCookie]) -> str:
+    """Empty when the run measured none of the variants, or not the session cookie."""
+    if not rows:
+        return ""
+    lines = [
+        f"vs. session cookie (`{SESSION_COOKIE_CHECK}`), the median of the per-round ratios (lowest-highest):",
+        "",
+        "| what | req/s x session cookie | server CPU us/req x session cookie |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {LABELS.get(r.name, r.name)} | {_ratio_cell(r.rps)} | {_ratio_cell(r.cpu)} |" for r in rows]
+    return "\n".join(lines)
+
+
 def _ratio_cell(value: Spread | None) -> str:
     return "" if value is None else value.text(".2f", "x")
 
@@ -345,8 +385,17 @@ def as_json(
                 "x_noop": _spread_json(figures.ratio(name, NOOP)),
                 "x_caddy": _spread_json(figures.ratio(name, CADDY)),
                 "x_mod_auth_openidc": _spread_json(figures.ratio(name, APACHE)),
+                "x_session_cookie": _spread_json(figures.ratio(name, SESSION_COOKIE_CHECK)),
             }
             for name in figures.names()
+        },
+        "vs_session_cookie": {
+            row.name: {
+                "label": LABELS.get(row.name, row.name),
+                "rps_ratio": _spread_json(row.rps),
+                "server_cpu_us_ratio": _spread_json(row.cpu),
+            }
+            for row in next_to_session_cookie(figures)
         },
         "gatekeeper_rss_kib": dict(rss),
         "soak": None if soak is None else {**asdict(soak), "growth_mib": round(soak.growth_mib, 2)},

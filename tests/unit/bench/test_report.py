@@ -181,3 +181,45 @@ def test_median_run_is_one_of_the_runs() -> None:
     assert report.median_run(runs[:2]) is runs[1]  # even count: the lower middle
     with pytest.raises(ValueError):
         report.median_run([])
+
+
+def test_the_service_account_token_and_the_assertion_sit_next_to_the_session_cookie() -> None:
+    """Their req/s and CPU over the session cookie's, round by round, in a table of their own and
+    in the JSON; the main table keeps its columns."""
+    found = figures(
+        {
+            report.SESSION_COOKIE_CHECK: [30_000, 15_000, 36_000],
+            report.SERVICE_ACCOUNT_CHECK: [27_000, 13_500, 32_400],
+            report.ASSERTION_CHECK: [24_000, 12_000, 30_600],
+        },
+        cpu={
+            report.SESSION_COOKIE_CHECK: [40.0, 80.0, 35.0],
+            report.SERVICE_ACCOUNT_CHECK: [44.0, 88.0, 38.5],
+            report.ASSERTION_CHECK: [50.0, 96.0, 42.0],
+        },
+    )
+    rows = {row.name: row for row in report.next_to_session_cookie(found)}
+    assert list(rows) == [report.SERVICE_ACCOUNT_CHECK, report.ASSERTION_CHECK]
+    sa, assertion = rows[report.SERVICE_ACCOUNT_CHECK], rows[report.ASSERTION_CHECK]
+    assert sa.rps is not None and sa.rps.text(".2f", "x") == "0.90x"
+    assert sa.cpu is not None and sa.cpu.text(".2f", "x") == "1.10x"
+    assert assertion.rps is not None and assertion.rps.text(".2f", "x") == "0.80x (0.80-0.85)"
+    assert assertion.cpu is not None and assertion.cpu.text(".2f", "x") == "1.20x (1.20-1.25)"
+    table = report.next_to_session_cookie_table(list(rows.values()))
+    assert "| req/s x session cookie | server CPU us/req x session cookie |" in table
+    assert f"| {report.LABELS[report.SERVICE_ACCOUNT_CHECK]} | 0.90x | 1.10x |" in table
+    assert f"| {report.LABELS[report.ASSERTION_CHECK]} | 0.80x (0.80-0.85) | 1.20x (1.20-1.25) |" in table
+    assert report.markdown_table(found).splitlines()[0].endswith("| x mod_auth_openidc | server CPU us/req |")
+    data = report.as_json(found, [], None, {}, {}, {})
+    assert data["results"][report.ASSERTION_CHECK]["x_session_cookie"]["median"] == pytest.approx(0.8)
+    assert data["results"][report.SESSION_COOKIE_CHECK]["x_session_cookie"]["median"] == pytest.approx(1.0)
+    versus = data["vs_session_cookie"][report.SERVICE_ACCOUNT_CHECK]
+    assert versus["rps_ratio"]["median"] == pytest.approx(0.9)
+    assert versus["server_cpu_us_ratio"]["median"] == pytest.approx(1.1)
+
+
+def test_without_the_session_cookie_there_is_nothing_to_set_them_next_to() -> None:
+    found = figures({report.SERVICE_ACCOUNT_CHECK: [27_000], report.ASSERTION_CHECK: [24_000]})
+    assert report.next_to_session_cookie(found) == []
+    assert report.next_to_session_cookie_table([]) == ""
+    assert report.as_json(found, [], None, {}, {}, {})["vs_session_cookie"] == {}
