@@ -17,6 +17,7 @@ import pytest
 import requests
 from harness import form_login
 from harness.configs import base_config
+from harness.processes import ProcessGroup
 from harness.stack import PROVIDER_DIR, REPO, Stack
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -82,6 +83,14 @@ def _artifacts_on_failure(request: pytest.FixtureRequest) -> Iterator[Path]:
         pool: StackPool = request.getfixturevalue("stacks")
         for index, stack in enumerate(pool.stacks):
             stack.save_artifacts(target / f"stack-{index}")
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Iterator[ProcessGroup]:
+    """Processes a test starts itself (an issuer, a second server), stopped after it."""
+    processes = ProcessGroup(tmp_path / "logs")
+    yield processes
+    processes.stop_all()
 
 
 @pytest.fixture

@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
 import pytest
 import requests
-from harness.jwt_issuer import JwtIssuer, make_tls_files
+from harness.jwt_issuer import JwtIssuer
 from harness.processes import ProcessGroup
+from harness.tls import make_tls_files
 
 pytestmark = pytest.mark.e2e
 
 AUDIENCE = "kubeflow-gatekeeper"
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ProcessGroup]:
-    processes = ProcessGroup(tmp_path / "logs")
-    yield processes
-    processes.stop_all()
 
 
 @pytest.fixture

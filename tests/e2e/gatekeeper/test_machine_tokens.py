@@ -11,7 +11,6 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,14 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from gatekeeper_fixtures import FakeDex, asgi, ready_app
-from harness.jwt_issuer import JwtIssuer, make_tls_files
+from harness.jwt_issuer import JwtIssuer
 from harness.processes import ProcessGroup
+from harness.tls import make_tls_files
 
 pytestmark = pytest.mark.e2e
 
 AUD = "pipelines.kubeflow.org"
 API = {"accept": "application/json"}
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ProcessGroup]:
-    processes = ProcessGroup(tmp_path / "logs")
-    yield processes
-    processes.stop_all()
 
 
 @pytest.fixture

@@ -42,10 +42,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
 import hashlib
 import hmac
-import ipaddress
 import json
 import ssl
 import sys
@@ -60,10 +58,8 @@ from urllib.parse import urlsplit
 
 import jwt
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 if TYPE_CHECKING:
     from harness.processes import ManagedProcess, ProcessGroup
@@ -373,60 +369,6 @@ def main(argv: list[str] | None = None) -> None:
 # --- the client side, for tests ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TlsFiles:
-    """A private CA and a server certificate it signed, for 127.0.0.1 and localhost."""
-
-    ca: Path
-    cert: Path
-    key: Path
-
-
-def make_tls_files(directory: Path) -> TlsFiles:
-    """Why a CA and not one self-signed certificate: clients that trust a bundle expect a CA in it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jwt-issuer test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    files.key.chmod(0o600)
-    return files
-
-
 class JwtIssuer:
     """One issuer process, and what a test does with it.
 
@@ -464,33 +406,10 @@ class JwtIssuer:
         self._uids: dict[tuple[str, str, str], str] = {}
 
     @classmethod
-    def start(
-        cls,
-        group: ProcessGroup,
-        *,
-        root: Path,
-        tls: tuple[Path, Path] | None = None,
-        ca: Path | None = None,
-        require_bearer: str | None = None,
-        issuer: str | None = None,
-        jwks_path: str = DEFAULT_JWKS_PATH,
-        max_age: int = 3600,
-        name: str = "jwt-issuer",
-    ) -> JwtIssuer:
-        """A running issuer. `tls` is (certificate, key); `ca` is what verifies that certificate
-        (by default the certificate itself, right for a self-signed one).
-        """
-        issuer_process = cls(
-            group,
-            root,
-            tls=tls,
-            ca=ca,
-            require_bearer=require_bearer,
-            issuer=issuer,
-            jwks_path=jwks_path,
-            max_age=max_age,
-            name=name,
-        )
+    def start(cls, group: ProcessGroup, *, root: Path, **options: Any) -> JwtIssuer:
+        """A running issuer; `options` are the constructor's (`tls` is (certificate, key); `ca` is
+        what verifies that certificate, by default the certificate itself)."""
+        issuer_process = cls(group, root, **options)
         issuer_process.run()
         return issuer_process
 

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from gatekeeper_fixtures import FakeDex, base_env, settings_for
+from harness.tls import make_tls_files
 
 from gatekeeper import rules
 from gatekeeper.config import ConfigError, load_settings
@@ -21,45 +16,12 @@ from gatekeeper.errors import ProviderUnavailableError
 from gatekeeper.provider import Provider
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
 def private_ca(tmp: Path) -> tuple[str, ssl.SSLContext]:
     """A CA's PEM, and a server context for 127.0.0.1 with a certificate that CA signed."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("dex-auth test CA"))
-        .issuer_name(_name("dex-auth test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (tmp / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "server.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    files = make_tls_files(tmp)
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(tmp / "server.pem", tmp / "server.key")
-    return ca.public_bytes(serialization.Encoding.PEM).decode(), server
+    server.load_cert_chain(files.cert, files.key)
+    return files.ca.read_text(), server
 
 
 @pytest.fixture
@@ -102,7 +64,7 @@ def test_without_the_bundle_the_provider_is_not_trusted_and_says_why(tls_dex):
 
 def test_another_ca_does_not_make_it_trusted(tls_dex, tmp_path):
     dex, _ = tls_dex
-    other_pem, _ = private_ca(tmp_path)
+    other_pem, _ = private_ca(tmp_path / "other")
     assert not discover(dex, GATEKEEPER_CA_BUNDLE=other_pem)[0].ready
 
 
