@@ -17,10 +17,16 @@ import tempfile
 import threading
 from pathlib import Path
 
-from harness.processes import ProcessStartError, free_port
+from harness.jwt_issuer import JwtIssuer
+from harness.processes import ProcessGroup, ProcessStartError, free_port
 from harness.stack import GATEWAY_MODES, Stack, StackError
 
-DEFAULT_CONFIG = {"static-username": "user@example.com", "log-level": "info"}
+DEFAULT_CONFIG = {
+    "static-username": "user@example.com",
+    "log-level": "info",
+    "identity-assertion-header": "kubeflow-identity-assertion",
+}
+SA_AUDIENCE = "pipelines.kubeflow.org"
 
 
 def port_is_free(port: int) -> bool:
@@ -45,15 +51,21 @@ def main() -> int:
     if port != args.port:
         print(f"port {args.port} is taken; using {port}", file=sys.stderr)
     root = Path(tempfile.mkdtemp(prefix="dex-auth-demo-"))
-    stack = Stack(root, dict(DEFAULT_CONFIG), gateway_mode=args.gateway, gateway_port=port)
+    # A stand-in for the cluster's ServiceAccount issuer, listed as `juju config extra-jwt-issuers=` would.
+    issuers = ProcessGroup(root / "issuer-logs")
+    issuer = JwtIssuer(issuers, root / "issuer")
+    config = {**DEFAULT_CONFIG, "extra-jwt-issuers": f"{issuer.url}={SA_AUDIENCE}"}
+    stack = Stack(root, config, gateway_mode=args.gateway, gateway_port=port)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         try:
+            issuer.run()
             stack.start()
         except (StackError, ProcessStartError) as err:
             print(f"demo: could not start the stack: {err}", file=sys.stderr)
             return 1
+        sa_token = issuer.service_account_token("kubeflow-user", "pipeline-runner", [SA_AUDIENCE], lifetime=86400)
         print(
             f"""
 dex-auth demo is up (gateway: Caddy as {args.gateway}; Dex stand-in: npm oidc-provider).
@@ -66,6 +78,12 @@ dex-auth demo is up (gateway: Caddy as {args.gateway}; Dex stand-in: npm oidc-pr
     export DEX_AUTH_PASSWORD='<password>'
     TOKEN=$(PYTHONPATH=src .venv/bin/python -m dex_auth_login {stack.public_url} -u {stack.username})
     curl -H "Authorization: Bearer $TOKEN" {stack.url("/whoami")}
+
+  A pipeline step's ServiceAccount token (extra-jwt-issuers; the issuer stands in for the API server's):
+    curl -H "Authorization: Bearer {sa_token}" {stack.url("/whoami")}
+
+  Every request let through carries kubeflow-identity-assertion, a signed JWT of the identity;
+  its keys: {stack.url(stack.prefix + "/.well-known/jwks.json")}
   Logout:    {stack.url(stack.prefix + "/logout")}
   Logs:      {stack.log_dir}
 
@@ -86,6 +104,7 @@ Press Ctrl-C to stop.""",
     finally:
         print("\nstopping...", file=sys.stderr)
         stack.stop()
+        issuers.stop_all()
         if not args.keep_logs:
             shutil.rmtree(root, ignore_errors=True)
 
