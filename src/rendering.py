@@ -234,7 +234,12 @@ def _assertion_databag(settings: settings_module.Settings, secrets: SharedSecret
         return {}
     if not secrets.assertion_key:  # a secret made before the assertion existed, not yet updated by the leader
         raise WaitingForSecretsError
-    keys = assertion_keys.load_keys(secrets.assertion_key)
+    try:
+        keys = assertion_keys.load_keys(secrets.assertion_key)
+    except gatekeeper_rules.InvalidValue as err:  # the charm made it: a damaged secret, not a bad option
+        raise settings_module.SettingsError(
+            "identity-assertion-header", f"cannot be served: the key in the charm's gatekeeper secret {err.problem}"
+        ) from None
     return {
         "header": settings.assertion_header,
         "issuer": settings.public_url,

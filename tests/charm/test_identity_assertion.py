@@ -155,3 +155,21 @@ def test_a_bad_option_blocks_naming_it_and_the_gatekeeper_keeps_its_plan(ctx, tm
     out = ctx.run(ctx.on.config_changed(), dataclasses.replace(good, config={**good.config, **config}))
     assert out.unit_status == testing.BlockedStatus(message)
     assert out.get_container("gatekeeper").plan == before
+
+
+def test_a_damaged_key_in_the_secret_blocks_naming_the_option_and_the_plan_stays(ctx, tmp_path):
+    good = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"identity-assertion-header": HEADER}))
+    secret = secret_by_label(good, app_secrets.GATEKEEPER)
+    damaged = {
+        **secret.latest_content,
+        app_secrets.ASSERTION_KEY: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+    }
+    broken = dataclasses.replace(
+        good, secrets={dataclasses.replace(secret, tracked_content=damaged, latest_content=damaged)}
+    )
+    out = ctx.run(ctx.on.update_status(), broken)
+    assert out.unit_status == testing.BlockedStatus(
+        "config identity-assertion-header: cannot be served: the key in the charm's gatekeeper secret key 1 of 1 "
+        "is not a readable unencrypted PEM private key"
+    )
+    assert out.get_container("gatekeeper").plan == good.get_container("gatekeeper").plan
