@@ -232,8 +232,6 @@ def _assertion_databag(settings: settings_module.Settings, secrets: SharedSecret
     """What upstream charms verify the identity assertion with; empty while it is off."""
     if not settings.assertion_header:
         return {}
-    if not secrets.assertion_key:  # a secret made before the assertion existed, not yet updated by the leader
-        raise WaitingForSecretsError
     try:
         keys = assertion_keys.load_keys(secrets.assertion_key)
     except gatekeeper_rules.InvalidValue as err:  # the charm made it: a damaged secret, not a bad option
@@ -285,6 +283,8 @@ def _routes(settings: settings_module.Settings, context: Context) -> ambassador.
 def _render_settings(
     settings: settings_module.Settings, connectors: list[dict[str, Any]], context: Context, secrets: SharedSecrets
 ) -> Rendered:
+    if settings.assertion_header and not secrets.assertion_key:  # a secret from before the assertion existed
+        raise WaitingForSecretsError  # until the leader adds its key
     placed, dex_files = connectors_module.place_files(connectors, pebble_layers.DEX_FILES_DIR)
     ca_bundle = _ca_bundle(settings, context)
     if ca_bundle:

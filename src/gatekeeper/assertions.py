@@ -33,18 +33,24 @@ class AssertionSigner:
         self._key = keys[0]
         self.jwks: dict[str, Any] = jwks(keys)
 
-    def sign(self, user: str, email: str | None, groups: tuple[str, ...], now: float) -> tuple[str, float]:
-        """The assertion, and until when a verdict may hand it out."""
+    def sign(
+        self, user: str, email: str | None, groups: tuple[str, ...], now: float, until: float
+    ) -> tuple[str, float]:
+        """The assertion, never outliving the credential it vouches for (`until`, its exp), and
+        until when a verdict may hand it out."""
         issued = int(now)
+        expires = min(issued + ASSERTION_LIFETIME, int(until))
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": user,
             "groups": list(groups),
             "iat": issued,
-            "exp": issued + ASSERTION_LIFETIME,
+            "exp": expires,
         }
         if email:
             claims["email"] = email
         token = jwt.encode(claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid})
-        return token, float(issued + ASSERTION_LIFETIME - REFRESH_MARGIN)
+        # Capped by the credential, a new one would expire no later: hand this one out to the end.
+        due = expires if expires >= int(until) else expires - REFRESH_MARGIN
+        return token, float(due)

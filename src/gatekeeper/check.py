@@ -46,7 +46,8 @@ class Decision(NamedTuple):
 
 class Claimed(NamedTuple):
     """What a verified token says: who, the revocation key, its dates; `prefix` replaces
-    userid-prefix when not None; `email` is None for a machine token (not subject to the lists)."""
+    userid-prefix when not None (a machine token's user carries its issuer's already); `email` is
+    None for a machine token (not subject to the lists)."""
 
     user: str
     groups: tuple[str, ...]
@@ -128,6 +129,8 @@ class Authenticator:
                 return entry
             self.cache.discard(token)  # its identity assertion is due: verified and signed afresh
         user, groups, key, exp, issued, prefix, email = await self._verified(token)
+        if exp <= now:  # the verifiers' leeway is for clocks that differ, not for a verdict past its token
+            raise errors.TokenError("expired", "token has expired", user)
         if key in self.revoked:
             raise errors.TokenError("revoked", "token was logged out", user)
         if self.revoked.refuses(user, float(issued)):
@@ -137,7 +140,7 @@ class Authenticator:
         allowed = email is None or self.access.allows(email, groups)
         fresh_until = float(exp)
         if self.assertions is not None:
-            assertion, due = self.assertions.sign(headers[0][1], email, usable_groups(groups), now)
+            assertion, due = self.assertions.sign(headers[0][1], email, usable_groups(groups), now, float(exp))
             headers, fresh_until = (*headers, (self.assertions.header, assertion)), min(fresh_until, due)
         entry = Verified(float(exp), key, headers, user, float(issued), allowed, fresh_until)
         self.cache.put(token, entry, now)
@@ -153,7 +156,8 @@ class Authenticator:
         if machine is not None and (issuer_keys := machine.issuer_of(token)) is not None:
             claims = await machine.verify(token, issuer_keys, header)
             user, groups = machine.identity(claims, issuer_keys.issuer)
-            prefix, email = issuer_keys.issuer.userid_prefix, None
+            # With its issuer's prefix, as the header shows it: what revoke-user and logouts name.
+            user, prefix, email = issuer_keys.issuer.userid_prefix + user, "", None
         else:  # an ID token is accepted in the cookie too: it proves the same as in a header
             claims = await self.id_tokens.verify(token, audiences=self.audiences, header=header)
             user, groups = identity_from_claims(claims, self.settings)

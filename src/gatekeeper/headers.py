@@ -19,7 +19,8 @@ MAX_LOOKALIKE_HYPHENS = 3  # beyond this, the hot path scans header names instea
 
 
 def _unsafe(text: str) -> bool:
-    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+    """Control characters, and the Unicode line and paragraph separators some readers split on."""
+    return not text.isprintable()
 
 
 def usable_groups(groups: object) -> tuple[str, ...]:

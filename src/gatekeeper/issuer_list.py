@@ -54,13 +54,7 @@ def secure_url(value: str) -> str:
     url = value.strip()
     http_url(url)
     parts = urlsplit(url)
-    if parts.scheme == "https":
-        return url
-    try:
-        loopback = ipaddress.ip_address(parts.hostname or "").is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if parts.scheme != "https" and not _loopback(url):
         raise InvalidValue(f"must be https:// (plain http only to a loopback address such as 127.0.0.1): {url!r}")
     return url
 
@@ -72,8 +66,13 @@ def _entry(index: int, text: str) -> ExtraIssuer:
         raise InvalidValue(f"entry {index} must look like https://issuer=audience, not {text[:120]!r}")
     try:
         found = ExtraIssuer(secure_url(issuer), (_audience(audience.strip()),))
-        if urlsplit(found.issuer).hostname in KUBERNETES_HOSTS:
+        if _kubernetes(found.issuer):
             found = replace(found, credentials=SERVICE_ACCOUNT)
+            if _kubernetes(found.audiences[0]):
+                raise InvalidValue(
+                    f"audience {found.audiences[0]!r} is the API server's own, which every pod's default "
+                    "token carries: name one for this use, e.g. pipelines.kubeflow.org"
+                )
         for option in options:
             name, sep, value = option.strip().partition("=")
             if not sep or name.strip() not in _PARAMETERS:
@@ -101,25 +100,46 @@ def _with(found: ExtraIssuer, name: str, value: str) -> ExtraIssuer:
         return replace(found, userid_prefix=control_free(value))
     if value not in CREDENTIALS:
         raise InvalidValue(f"credentials must be one of {', '.join(CREDENTIALS)}, not {value[:40]!r}")
+    if value == SERVICE_ACCOUNT and not (_kubernetes(found.issuer) or _loopback(found.issuer)):
+        raise InvalidValue(
+            "credentials=serviceaccount sends the pod's own token: only to the in-cluster API server "
+            f"({' or '.join(sorted(KUBERNETES_HOSTS))})"
+        )
     return replace(found, credentials=value)
+
+
+def _kubernetes(url: str) -> bool:
+    return urlsplit(url).hostname in KUBERNETES_HOSTS
+
+
+def _loopback(url: str) -> bool:
+    try:
+        return ipaddress.ip_address(urlsplit(url).hostname or "").is_loopback
+    except ValueError:
+        return False
 
 
 def extra_jwt_issuers(value: str) -> tuple[ExtraIssuer, ...]:
     """Entries by issuer, audiences merged; an issuer's options may be given on any of its entries
     but must not disagree."""
     items = [item.strip() for item in re.split(r"[,\n]", value) if item.strip()]
-    merged: dict[str, ExtraIssuer] = {}
+    merged: dict[str, ExtraIssuer] = {}  # by the issuer without a trailing slash: one spelling each
     for index, item in enumerate(items, start=1):
         found = _entry(index, item)
-        known = merged.get(found.issuer)
+        known = merged.get(found.issuer.rstrip("/"))
         if known is None:
-            merged[found.issuer] = found
+            merged[found.issuer.rstrip("/")] = found
             continue
+        if known.issuer != found.issuer:
+            raise InvalidValue(
+                f"entry {index} ({found.issuer}) spells an earlier issuer ({known.issuer}) with another "
+                "trailing slash; tokens carry one exact iss: keep that one"
+            )
         audiences = tuple(dict.fromkeys([*known.audiences, *found.audiences]))
         options_given = ";" in item
         if options_given and replace(found, audiences=audiences) != replace(known, audiences=audiences):
             raise InvalidValue(f"entry {index} ({found.issuer}) gives other options than an earlier entry of it")
-        merged[found.issuer] = replace(known, audiences=audiences)
+        merged[found.issuer.rstrip("/")] = replace(known, audiences=audiences)
     if len(merged) > MAX_ISSUERS:
         raise InvalidValue(f"lists {len(merged)} issuers; at most {MAX_ISSUERS} are supported")
     return tuple(merged.values())

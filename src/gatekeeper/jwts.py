@@ -50,7 +50,7 @@ def header_of(token: str) -> dict[str, Any]:
         raise errors.TokenError("malformed", "not a JWT")
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: JSON nested thousands deep
         raise errors.TokenError("malformed", "not a JWT") from None
     if not isinstance(header, dict):
         raise errors.TokenError("malformed", "not a JWT")
@@ -68,7 +68,7 @@ def unverified_issuer(token: str) -> str:
     segment = parts[1]
     try:
         payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         return ""
     issuer = payload.get("iss") if isinstance(payload, dict) else None
     return issuer if isinstance(issuer, str) else ""

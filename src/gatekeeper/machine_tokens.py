@@ -15,6 +15,7 @@ claim or nowhere: a machine token never carries groups the client chose.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -36,7 +37,9 @@ log = logging.getLogger("gatekeeper.machine_tokens")
 CLOCK_LEEWAY = 30
 KEYS_INTERVAL = 600.0
 UNKNOWN_KID_INTERVAL = 10.0
-MAX_BACKOFF = 30.0
+MAX_BACKOFF = 10.0
+FETCH_DEADLINE = 10.0  # discovery and keys together, however slowly the issuer answers
+FETCH_WAIT = 2.0  # what a request with an unknown kid waits for a fetch under way
 MAX_TOKEN_LENGTH = 16 * 1024  # Kubernetes' projected tokens are about 1 KB
 
 
@@ -79,6 +82,8 @@ class IssuerKeys:
         self._credential_origins = {_origin(issuer.issuer), *([_origin(issuer.jwks_url)] if issuer.jwks_url else [])}
         self._last_fetch = 0.0
         self._lock = asyncio.Lock()
+        self._idle = asyncio.Event()  # clear while a fetch is under way
+        self._idle.set()
 
     def _trust(self, ca_bundle: str) -> ssl.SSLContext | bool:
         """The usual trust and ca-bundle; with the pod's credentials, the cluster's CA too."""
@@ -113,64 +118,92 @@ class IssuerKeys:
             raise errors.ProviderUnavailableError(f"discovery at {url} names issuer {str(named)[:200]!r}, not ours")
         jwks_uri = doc.get("jwks_uri")
         try:
-            self.jwks_url = issuer_list.secure_url(jwks_uri if isinstance(jwks_uri, str) else "")
+            found = issuer_list.secure_url(jwks_uri if isinstance(jwks_uri, str) else "")
         except rules.InvalidValue as err:
             raise errors.ProviderUnavailableError(f"discovery at {url}: jwks_uri {err.problem}") from None
-        return self.jwks_url
+        if urlsplit(found).scheme != urlsplit(self.issuer.issuer).scheme:  # no plain http from an https issuer
+            raise errors.ProviderUnavailableError(f"discovery at {url}: jwks_uri {found[:200]!r} is not https")
+        self.jwks_url = found
+        return found
 
     async def refresh(self) -> None:
+        """Discovery when no JWKS URL is known yet, then the keys; ProviderUnavailableError says why not."""
         if not self.jwks_url:
             await self.discover()
-        self._last_fetch = time.monotonic()
         keys = parse_jwks(await self._get(self.jwks_url, "JWKS"))
         if not keys:
             raise errors.ProviderUnavailableError(f"JWKS at {self.jwks_url} holds no usable signing key")
         self.keys = keys
 
+    async def fetch(self, min_interval: float = 0.0) -> bool:
+        """One fetch at a time, within FETCH_DEADLINE whatever the issuer does; whether it worked.
+
+        The attempt is timed from its start, so a failing issuer is tried no more often than one
+        that answers: every request naming it cannot make it a request storm.
+        """
+        async with self._lock:
+            if min_interval and time.monotonic() - self._last_fetch < min_interval:
+                return bool(self.keys)  # another request's fetch went first
+            self._idle.clear()
+            self._last_fetch = time.monotonic()
+            try:
+                await asyncio.wait_for(self.refresh(), FETCH_DEADLINE)
+            except errors.ProviderUnavailableError as exc:
+                self._report(str(exc))
+                return False
+            except TimeoutError:
+                self._report(f"discovery and keys took longer than {FETCH_DEADLINE:.0f} s")
+                return False
+            finally:
+                self._idle.set()
+        if self.last_error:
+            log.info(
+                "extra JWT issuer ready",
+                extra={"event": "issuer_ready", "issuer": self.issuer.issuer, "keys": len(self.keys)},
+            )
+        self.last_error = ""
+        return True
+
     async def key_for(self, kid: str) -> SigningKey | None:
-        """A known key at once; an unknown one after at most one refetch per interval."""
+        """A known key at once. An unknown one: the fetch under way, waited for at most
+        FETCH_WAIT; else one refetch per interval, once keys are known. Before any are, only the
+        background task fetches, so no request waits on an issuer that is away."""
         key = self.keys.get(kid)
         if key is not None:
             return key
-        async with self._lock:
-            if kid not in self.keys and time.monotonic() - self._last_fetch >= self.unknown_kid_interval:
-                try:
-                    await self.refresh()
-                    self.last_error = ""
-                except errors.ProviderUnavailableError as exc:
-                    self._report(exc)
+        if not self._idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), FETCH_WAIT)
+        elif self.keys and time.monotonic() - self._last_fetch >= self.unknown_kid_interval:
+            await self.fetch(self.unknown_kid_interval)
         key = self.keys.get(kid)
         if key is None and kid == "" and len(self.keys) == 1:
             key = next(iter(self.keys.values()))
         return key
 
-    def _report(self, exc: errors.ProviderUnavailableError) -> None:
-        if str(exc) != self.last_error:
+    def _report(self, reason: str) -> None:
+        if reason != self.last_error:
             log.warning(
                 "extra JWT issuer not usable",
-                extra={"event": "issuer_error", "issuer": self.issuer.issuer, "reason": str(exc)},
+                extra={"event": "issuer_error", "issuer": self.issuer.issuer, "reason": reason},
             )
-        self.last_error = str(exc)
+        self.last_error = reason
 
     async def run(self) -> None:
         """Background task: fetch the keys with backoff while the issuer is away, then refresh them."""
         delay = 1.0
         while True:
             try:
-                async with self._lock:  # a request meanwhile waits for these keys rather than refetching
-                    await self.refresh()
-            except errors.ProviderUnavailableError as exc:
-                self._report(exc)
+                fetched = await self.fetch()
+            except Exception:  # a bug here must not end the refreshes for good
+                log.exception("extra JWT issuer refresh failed", extra={"event": "internal_error"})
+                fetched = False
+            if fetched:
+                delay = 1.0
+                await asyncio.sleep(self.keys_interval)
+            else:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
-                continue
-            if self.last_error:
-                log.info(
-                    "extra JWT issuer ready",
-                    extra={"event": "issuer_ready", "issuer": self.issuer.issuer, "keys": len(self.keys)},
-                )
-            self.last_error, delay = "", 1.0
-            await asyncio.sleep(self.keys_interval)
 
     async def aclose(self) -> None:
         await self.client.aclose()

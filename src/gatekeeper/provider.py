@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import ssl
 import time
@@ -29,6 +30,7 @@ RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"
 # seconds of Dex answering again (pages.provider_unavailable promises 5 s); one GET a second
 # against a Dex that is down costs nothing.
 DISCOVERY_RETRY = 1.0
+MAX_DOCUMENT = 1024 * 1024  # a discovery document or a JWKS is a few KB
 EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 
 
@@ -86,16 +88,22 @@ def _why(exc: httpx.HTTPError) -> str:
 
 
 async def get_json(client: httpx.AsyncClient, url: str, what: str, headers: dict[str, str] | None = None) -> Any:
-    """A JSON document an issuer publishes; ProviderUnavailableError says why not, never with a header's value."""
+    """A JSON document an issuer publishes, read up to MAX_DOCUMENT bytes; ProviderUnavailableError
+    says why not, never with a header's value."""
+    body = bytearray()
     try:
-        response = await client.get(url, headers={"Accept": "application/json", **(headers or {})})
+        async with client.stream("GET", url, headers={"Accept": "application/json", **(headers or {})}) as response:
+            if response.status_code != 200:
+                raise errors.ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT:
+                    raise errors.ProviderUnavailableError(f"{what} at {url} is larger than {MAX_DOCUMENT} bytes")
     except httpx.HTTPError as exc:
         raise errors.ProviderUnavailableError(f"{what} at {url} unreachable: {_why(exc)}") from None
-    if response.status_code != 200:
-        raise errors.ProviderUnavailableError(f"{what} at {url} answered HTTP {response.status_code}")
     try:
-        return response.json()
-    except ValueError:
+        return json.loads(body)
+    except (ValueError, RecursionError):
         raise errors.ProviderUnavailableError(f"{what} at {url} is not JSON") from None
 
 

@@ -173,3 +173,25 @@ def test_a_damaged_key_in_the_secret_blocks_naming_the_option_and_the_plan_stays
         "is not a readable unencrypted PEM private key"
     )
     assert out.get_container("gatekeeper").plan == good.get_container("gatekeeper").plan
+
+
+def test_a_unit_waits_for_the_leader_to_add_the_key_to_an_older_secret(ctx, tmp_path):
+    leader = ctx.run(ctx.on.config_changed(), state(tmp_path))
+    secret = secret_by_label(leader, app_secrets.GATEKEEPER)
+    older = {k: v for k, v in secret.latest_content.items() if k != app_secrets.ASSERTION_KEY}
+    peer = next(r for r in leader.relations if r.endpoint == "dex-auth-peers")
+    follower = dataclasses.replace(
+        leader,
+        leader=False,
+        config={**leader.config, "identity-assertion-header": HEADER},
+        secrets={
+            *(s for s in leader.secrets if s.label != app_secrets.GATEKEEPER),
+            dataclasses.replace(secret, tracked_content=older, latest_content=older),
+        },
+        relations={peer},
+    )
+    out = ctx.run(ctx.on.config_changed(), follower)
+    assert out.unit_status == testing.WaitingStatus("waiting for the leader unit to create the shared secrets")
+    assert (
+        "GATEKEEPER_ASSERTION_KEYS" not in gatekeeper_env(out) or gatekeeper_env(out)["GATEKEEPER_ASSERTION_KEYS"] == ""
+    )

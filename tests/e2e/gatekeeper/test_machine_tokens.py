@@ -33,9 +33,17 @@ def issuer(group: ProcessGroup, tmp_path: Path) -> JwtIssuer:
     return JwtIssuer.start(group, root=tmp_path / "issuer")
 
 
+async def machine_app(dex: FakeDex, **env: str):
+    """The app once each extra issuer's first fetch has run, as its background task would have."""
+    app = await ready_app(dex, **env)
+    for keys in app.machine.issuers.values():
+        await keys.fetch()
+    return app
+
+
 def check(dex: FakeDex, scenario, **env: str) -> Any:
     async def main() -> Any:
-        app = await ready_app(dex, **env)
+        app = await machine_app(dex, **env)
         try:
             return await scenario(app)
         finally:
@@ -191,7 +199,7 @@ def test_the_issuer_away_never_blocks_a_known_key_and_a_first_contact_failure_is
         started = time.monotonic()
         reply = await ask(app, sa_token(issuer, jti="another"))
         assert reply.status == 200 and time.monotonic() - started < 0.5
-        fresh = await ready_app(dex, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}={AUD}")
+        fresh = await machine_app(dex, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}={AUD}")
         try:
             refused = await ask(fresh, sa_token(issuer))
             assert (refused.status, refused.json()["error"]) == (401, "issuer_unavailable")
@@ -307,8 +315,75 @@ def test_an_issuer_whose_iss_ends_in_a_slash_is_matched_exactly(dex, group, tmp_
     async def listed_with(app):
         keys = app.machine.issuers[issuer.url]
         keys.jwks_url = issuer.jwks_url  # its discovery names the issuer without the slash
+        assert await keys.fetch()
         assert (await ask(app, slashed)).status == 200
         refused = await ask(app, plain)
         assert (refused.status, refused.json()["error"]) == (401, "bad_issuer")
 
     check(dex, listed_with, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{with_slash}=api")
+
+
+def test_forged_tokens_naming_an_issuer_that_is_away_never_make_the_gatekeeper_fetch(dex, issuer) -> None:
+    """Unsigned junk naming a listed issuer costs the issuer nothing: before the first keys only the
+    background task fetches, and afterwards an unknown kid refetches at most once per interval."""
+    issuer.down(True)
+    junk = [
+        f"{_b64(json.dumps({'alg': 'RS256', 'kid': f'k{n}'}).encode()).decode()}."
+        f"{_b64(json.dumps({'iss': issuer.url}).encode()).decode()}.x"
+        for n in range(20)
+    ]
+
+    async def scenario(app):
+        before = issuer.stats()
+        started = time.monotonic()
+        for token in junk:
+            reply = await ask(app, token)
+            assert (reply.status, reply.json()["error"]) == (401, "issuer_unavailable")
+        assert time.monotonic() - started < 2.0
+        assert issuer.stats()["discovery"] == before["discovery"]  # not one more
+        issuer.down(False)
+        assert await app.machine.issuers[issuer.url].fetch()
+        fetched = issuer.stats()["jwks"]
+        for token in junk:
+            assert (await ask(app, token)).json()["error"] in ("unknown_key", "invalid")
+        assert issuer.stats()["jwks"] == fetched  # the fetch just made counts for the interval
+
+    check(dex, scenario, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}={AUD}")
+
+
+def test_json_nested_thousands_deep_is_a_401_not_a_503(dex, issuer) -> None:
+    deep_header = _b64(b"[" * 1500).decode() + ".e30.x"
+    deep_payload = _b64(b'{"alg":"RS256"}').decode() + "." + _b64(b"[" * 5000).decode() + ".x"
+
+    async def scenario(app):
+        for token in (deep_header, deep_payload):
+            reply = await ask(app, token)
+            assert reply.status == 401, reply.text
+
+    check(dex, scenario, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}={AUD}")
+
+
+def test_a_token_past_its_exp_is_refused_every_time_even_within_the_clock_leeway(dex, issuer) -> None:
+    token = sa_token(issuer, exp=int(time.time()) - 5, iat=int(time.time()) - 600)
+
+    async def scenario(app):
+        for _ in range(3):
+            reply = await ask(app, token)
+            assert (reply.status, reply.json()["error"]) == (401, "expired")
+
+    check(dex, scenario, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}={AUD}")
+
+
+def test_a_prefixed_machine_identity_is_revoked_by_the_name_the_header_shows(dex, issuer) -> None:
+    token = issuer.mint({"iss": issuer.url, "aud": "ci", "sub": "alice@corp.example", "exp": int(time.time()) + 600})
+
+    async def scenario(app):
+        person = dex.id_token(email="alice@corp.example")
+        assert (await ask(app, token)).header("kubeflow-userid") == "ci:alice@corp.example"
+        app.auth.revoke_user("alice@corp.example", time.time() + 1)  # the person, not the CI identity
+        assert (await ask(app, token)).status == 200
+        assert (await ask(app, person)).status == 401
+        app.auth.revoke_user("ci:alice@corp.example", time.time() + 1)
+        assert (await ask(app, token)).json()["error"] == "revoked"
+
+    check(dex, scenario, GATEKEEPER_EXTRA_JWT_ISSUERS=f"{issuer.url}=ci;userid-prefix=ci:")

@@ -160,3 +160,18 @@ def test_only_unencrypted_p256_keys_load_and_the_kid_is_the_thumbprint() -> None
             load_keys(KEY + pem)
     with pytest.raises(InvalidValue, match="key 1 of 1 is not a readable"):
         load_keys("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----")
+
+
+def test_the_assertion_never_outlives_the_credential_it_vouches_for(dex) -> None:
+    token_exp = int(time.time()) + 100
+
+    async def scenario(app):
+        reply = await asgi(
+            app, "GET", "/authservice/check/x", {"authorization": f"Bearer {dex.id_token(exp=token_exp)}"}
+        )
+        keys = (await asgi(app, "GET", "/authservice/.well-known/jwks.json")).json()
+        assert verified(keys, reply.header(HEADER))["exp"] == token_exp
+        entry = next(iter(app.cache._entries.values()))
+        assert entry.fresh_until == token_exp  # handed out to the end: a new one could not last longer
+
+    run(dex, scenario)

@@ -66,6 +66,9 @@ def test_options_may_be_given_once_for_an_issuer_but_must_not_disagree() -> None
         ("https://ci.example.com=a;credentials=root", "credentials must be one of serviceaccount, none"),
         ("https://ci.example.com=a;userid-prefix=\x01", "control characters"),
         (",".join(f"https://i{n}.example.com=a" for n in range(17)), "at most 16"),
+        ("https://ci.example.com=a;credentials=serviceaccount", "sends the pod's own token: only to the in-cluster"),
+        (f"{K8S}=https://kubernetes.default.svc.cluster.local", "the API server's own, which every pod's default"),
+        ("https://ci.example.com=a,https://ci.example.com/=b", "entry 2 .* with another trailing slash"),
     ],
 )
 def test_refusals_name_the_entry_and_what_is_wrong(value: str, problem: str) -> None:
