@@ -49,7 +49,8 @@ def test_assertion_env_adds_the_header_and_a_p256_key() -> None:
 
 def _signed(pem: str, user: str = "user@example.com", now: float | None = None) -> tuple[str, dict]:
     signer = AssertionSigner("kubeflow-identity-assertion", load_keys(pem), PUBLIC, PUBLIC)
-    token, _ = signer.sign(user, user, ("team",), time.time() if now is None else now)
+    at = time.time() if now is None else now
+    token, _ = signer.sign(user, user, ("team",), at, at + 3600)
     return token, signer.jwks
 
 
