@@ -30,7 +30,8 @@ PEER = "dex-auth-peers"
 GATEKEEPER = "gatekeeper"  # keys: client-secret, session-keys, retired-keys, operations-token, assertion-key
 RETIRED_KEYS = "retired-keys"  # JSON: kid -> when that session key stopped signing
 OPERATIONS_TOKEN = "operations-token"  # noqa: S105 - a key name; what revoke-user sends the gatekeeper
-ASSERTION_KEY = "assertion-key"  # the identity assertion's ES256 private key, PEM
+ASSERTION_KEY = "assertion-key"  # the identity assertion's ES256 private keys, PEM, the signing one first
+ASSERTION_RETIRED = "assertion-retired"  # JSON: kid -> when that assertion key stopped signing
 PASSWORD = "static-password"  # noqa: S105 - keys: hash, source, and password when generated
 LAST_GOOD = "last-good-config"  # keys: options (JSON of the options that rendered)
 STATIC_USERS = "static-users"  # keys: key (hex HMAC key), hashes (JSON: fingerprint -> bcrypt hash)
@@ -234,6 +235,22 @@ class AppSecrets:
         rotation = credentials.rotate_session_keys(content["session-keys"], retired, time.time(), keep_for)
         retired_text = json.dumps(rotation.retired, sort_keys=True)
         self._store(GATEKEEPER, {**content, "session-keys": rotation.keys, RETIRED_KEYS: retired_text})
+        return rotation
+
+    def rotate_assertion_key(self, drop_previous: bool) -> assertion_keys.Rotation | None:
+        """Leader: a new assertion key signs from the next reconcile on; None while there is none yet."""
+        content = self.content(GATEKEEPER)
+        if not content or not content.get(ASSERTION_KEY):
+            return None
+        try:
+            retired = json.loads(content.get(ASSERTION_RETIRED) or "{}")
+        except ValueError:
+            retired = {}
+        if not isinstance(retired, dict):
+            retired = {}
+        rotation = assertion_keys.rotate(content[ASSERTION_KEY], retired, time.time(), drop_previous=drop_previous)
+        retired_text = json.dumps(rotation.retired, sort_keys=True)
+        self._store(GATEKEEPER, {**content, ASSERTION_KEY: rotation.pem, ASSERTION_RETIRED: retired_text})
         return rotation
 
     def remember_last_good(self, options: dict[str, object]) -> None:

@@ -29,6 +29,7 @@ import rendering
 import settings
 import workloads
 from charms.dex_auth.v0 import ambassador_routes, dex_issuer, identity_assertion, oidc_client
+from gatekeeper import rules
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class DexAuthCharm(ops.CharmBase):
         framework.observe(on.collect_unit_status, self._on_collect_unit_status)
         framework.observe(on.show_static_password_action, self._on_show_static_password)
         framework.observe(on.rotate_session_key_action, self._on_rotate_session_key)
+        framework.observe(on.rotate_assertion_key_action, self._on_rotate_assertion_key)
         framework.observe(on.show_ambassador_resources_action, self._on_show_ambassador_resources)
         framework.observe(on.revoke_user_action, self._on_revoke_user)
 
@@ -257,6 +259,25 @@ class DexAuthCharm(ops.CharmBase):
         self._reconcile(event)
         results = {"key-id": rotated.fresh.kid, "previous-key-id": rotated.previous.kid}
         event.set_results({**results, "previous-keys-kept": len(rotated.retired)})
+
+    def _on_rotate_assertion_key(self, event: ops.ActionEvent) -> None:
+        if not self.unit.is_leader():
+            event.fail("run this action on the leader unit: juju run dex-auth/leader rotate-assertion-key")
+            return
+        try:
+            rotated = self.app_secrets.rotate_assertion_key(bool(event.params.get("drop-previous", False)))
+        except rules.InvalidValue as err:
+            event.fail(f"the assertion key in the charm's secret is unreadable ({err.problem}); nothing was changed")
+            return
+        if rotated is None:
+            event.fail("the assertion key does not exist yet; try again once the charm has settled")
+            return
+        logger.info("assertion key rotated: new key id %s, previous %s", rotated.fresh, rotated.previous)
+        self._outcome = None
+        self._reconcile(event)
+        event.set_results(
+            {"key-id": rotated.fresh, "previous-key-id": rotated.previous, "previous-keys-kept": len(rotated.retired)}
+        )
 
     def _on_show_ambassador_resources(self, event: ops.ActionEvent) -> None:
         try:

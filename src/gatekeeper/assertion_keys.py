@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gatekeeper.rules import PEM_PRIVATE_KEY, InvalidValue
 
 ALGORITHM = "ES256"
+# How long a key that stopped signing stays published: an assertion's 5 minutes, plus the 5
+# minutes an upstream may cache the JWKS (endpoints.py).
+KEEP_PREVIOUS = 600.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,36 @@ def load_keys(text: str) -> tuple[AssertionKey, ...]:
             raise InvalidValue(f"key {index} of {len(blocks)} is not a P-256 (ES256) key")
         keys.append(AssertionKey(thumbprint(key), key))
     return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """The keys after a rotation (PEM, the new one first), when each earlier one stopped signing."""
+
+    pem: str
+    retired: dict[str, float]
+    fresh: str  # kids
+    previous: str
+
+
+def rotate(pem: str, retired: Mapping[str, float], now: float, *, drop_previous: bool = False) -> Rotation:
+    """A new signing key first; earlier keys stay published KEEP_PREVIOUS after they stopped
+    signing, so assertions already sent keep verifying. `drop_previous` (a key that leaked): none.
+
+    A key `retired` does not know is taken as retired now, so it is kept rather than dropped early.
+    """
+    blocks = PEM_PRIVATE_KEY.findall(pem)
+    current = load_keys(pem)
+    since = {key.kid: float(retired.get(key.kid, now)) for key in current[1:]}
+    since[current[0].kid] = now
+    fresh = generate_pem()
+    kept = (
+        []
+        if drop_previous
+        else [(b, k) for b, k in zip(blocks, current, strict=True) if now - since[k.kid] < KEEP_PREVIOUS]
+    )
+    text = fresh + "".join(block + "\n" for block, _ in kept)
+    return Rotation(text, {key.kid: since[key.kid] for _, key in kept}, load_keys(fresh)[0].kid, current[0].kid)
 
 
 def jwks(keys: tuple[AssertionKey, ...]) -> dict[str, Any]:

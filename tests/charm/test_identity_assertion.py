@@ -173,6 +173,8 @@ def test_a_damaged_key_in_the_secret_blocks_naming_the_option_and_the_plan_stays
         "is not a readable unencrypted PEM private key"
     )
     assert out.get_container("gatekeeper").plan == good.get_container("gatekeeper").plan
+    with pytest.raises(testing.ActionFailed, match="unreadable .*nothing was changed"):
+        ctx.run(ctx.on.action("rotate-assertion-key"), out)
 
 
 def test_a_unit_waits_for_the_leader_to_add_the_key_to_an_older_secret(ctx, tmp_path):
@@ -195,3 +197,47 @@ def test_a_unit_waits_for_the_leader_to_add_the_key_to_an_older_secret(ctx, tmp_
     assert (
         "GATEKEEPER_ASSERTION_KEYS" not in gatekeeper_env(out) or gatekeeper_env(out)["GATEKEEPER_ASSERTION_KEYS"] == ""
     )
+
+
+def _kids(out: testing.State) -> list[str]:
+    return [key.kid for key in load_keys(gatekeeper_env(out)["GATEKEEPER_ASSERTION_KEYS"])]
+
+
+def test_rotating_the_key_signs_with_a_new_one_and_keeps_the_old_published(ctx, tmp_path):
+    relation = assertion_relation()
+    on = ctx.run(
+        ctx.on.relation_created(relation),
+        state(tmp_path, config={"identity-assertion-header": HEADER}, relations=(relation,)),
+    )
+    (first,) = _kids(on)
+    out = ctx.run(ctx.on.action("rotate-assertion-key"), on)
+    assert ctx.action_results == {"key-id": _kids(out)[0], "previous-key-id": first, "previous-keys-kept": 1}
+    assert _kids(out) == [ctx.action_results["key-id"], first]
+    published = parse(out.get_relation(relation.id).local_app_data)
+    assert published is not None and [k["kid"] for k in published.jwks["keys"]] == _kids(out)
+
+    dropped = ctx.run(ctx.on.action("rotate-assertion-key", params={"drop-previous": True}), out)
+    assert _kids(dropped) == [ctx.action_results["key-id"]] and ctx.action_results["previous-keys-kept"] == 0
+
+
+def test_a_key_that_stopped_signing_ten_minutes_ago_goes_at_the_next_rotation(ctx, tmp_path):
+    on = ctx.run(ctx.on.config_changed(), state(tmp_path, config={"identity-assertion-header": HEADER}))
+    once = ctx.run(ctx.on.action("rotate-assertion-key"), on)
+    secret = secret_by_label(once, app_secrets.GATEKEEPER)
+    aged = json.loads(secret.latest_content[app_secrets.ASSERTION_RETIRED])
+    aged = {kid: when - 601 for kid, when in aged.items()}
+    content = {**secret.latest_content, app_secrets.ASSERTION_RETIRED: json.dumps(aged)}
+    later = dataclasses.replace(
+        once,
+        secrets={
+            *(s for s in once.secrets if s.label != app_secrets.GATEKEEPER),
+            dataclasses.replace(secret, tracked_content=content, latest_content=content),
+        },
+    )
+    twice = ctx.run(ctx.on.action("rotate-assertion-key"), later)
+    assert len(_kids(twice)) == 2 and _kids(twice)[1] == _kids(once)[0]  # the first key is gone
+
+
+def test_rotate_assertion_key_is_leader_only(ctx, tmp_path):
+    with pytest.raises(testing.ActionFailed, match="leader unit"):
+        ctx.run(ctx.on.action("rotate-assertion-key"), state(tmp_path, leader=False))

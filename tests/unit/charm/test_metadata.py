@@ -80,7 +80,18 @@ def check_actions(actions: dict) -> None:
 def test_actions():
     actions = load("actions.yaml")
     check_actions(actions)
-    assert set(actions) == {"show-static-password", "rotate-session-key", "show-ambassador-resources", "revoke-user"}
+    assert set(actions) == {
+        "show-static-password",
+        "rotate-session-key",
+        "rotate-assertion-key",
+        "show-ambassador-resources",
+        "revoke-user",
+    }
+    rotate = actions["rotate-assertion-key"]
+    rotate_schema = {"type": "object", "properties": rotate["params"], "additionalProperties": False}
+    jsonschema.validate({"drop-previous": True}, rotate_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"drop-previous": "yes"}, rotate_schema)
     revoke = actions["revoke-user"]
     schema = {"type": "object", "properties": revoke["params"], "required": revoke["required"]}
     schema["additionalProperties"] = revoke["additionalProperties"]

@@ -175,3 +175,18 @@ def test_the_assertion_never_outlives_the_credential_it_vouches_for(dex) -> None
         assert entry.fresh_until == token_exp  # handed out to the end: a new one could not last longer
 
     run(dex, scenario)
+
+
+def test_a_rotation_puts_a_new_key_first_and_keeps_earlier_ones_ten_minutes() -> None:
+    from gatekeeper.assertion_keys import KEEP_PREVIOUS, rotate
+
+    first = load_keys(KEY)[0].kid
+    once = rotate(KEY, {}, 1000.0)
+    assert [k.kid for k in load_keys(once.pem)] == [once.fresh, first] and once.previous == first
+    assert once.retired == {first: 1000.0}
+    twice = rotate(once.pem, once.retired, 1000.0 + KEEP_PREVIOUS - 1)
+    assert [k.kid for k in load_keys(twice.pem)] == [twice.fresh, once.fresh, first]
+    thrice = rotate(twice.pem, twice.retired, 1000.0 + KEEP_PREVIOUS + 1)
+    assert [k.kid for k in load_keys(thrice.pem)] == [thrice.fresh, twice.fresh, once.fresh]
+    dropped = rotate(thrice.pem, thrice.retired, 2000.0, drop_previous=True)
+    assert [k.kid for k in load_keys(dropped.pem)] == [dropped.fresh] and dropped.retired == {}
