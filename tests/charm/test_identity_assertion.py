@@ -173,7 +173,7 @@ def test_a_damaged_key_in_the_secret_blocks_naming_the_option_and_the_plan_stays
         "is not a readable unencrypted PEM private key"
     )
     assert out.get_container("gatekeeper").plan == good.get_container("gatekeeper").plan
-    with pytest.raises(testing.ActionFailed, match="unreadable .*nothing was changed"):
+    with pytest.raises(testing.ActionFailed, match=r"unreadable .*nothing was changed"):
         ctx.run(ctx.on.action("rotate-assertion-key"), out)
 
 
