@@ -10,11 +10,14 @@ live in app_secrets.py, oidc_clients.py and workloads.py; this module wires even
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import NamedTuple
 
 import ops
 
 import app_secrets
 import connector_probe
+import credentials
 import errors
 import grafana_dashboard
 import identity_platform
@@ -29,7 +32,7 @@ import rendering
 import settings
 import workloads
 from charms.dex_auth.v0 import ambassador_routes, dex_issuer, identity_assertion, oidc_client
-from gatekeeper import rules
+from gatekeeper import assertion_keys, rules
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,22 @@ _RELATION_EVENTS = {
     identity_platform.AUTH_PROXY: ("relation_changed", "relation_broken"),
     identity_platform.FORWARD_AUTH: ("relation_created", "relation_changed"),
 }
+
+
+class KeyIds(NamedTuple):
+    """What a key rotation reports: the new key's id, the one it replaced, how many earlier are kept."""
+
+    fresh: str
+    previous: str
+    kept: int
+
+
+def _session_key_ids(rotated: credentials.Rotation | None) -> KeyIds | None:
+    return None if rotated is None else KeyIds(rotated.fresh.kid, rotated.previous.kid, len(rotated.retired))
+
+
+def _assertion_key_ids(rotated: assertion_keys.Rotation | None) -> KeyIds | None:
+    return None if rotated is None else KeyIds(rotated.fresh, rotated.previous, len(rotated.retired))
 
 
 def _reconcile_events(on: ops.CharmEvents) -> list[ops.BoundEvent]:
@@ -247,36 +266,31 @@ class DexAuthCharm(ops.CharmBase):
             event.set_results({"username": username, "password": password})
 
     def _on_rotate_session_key(self, event: ops.ActionEvent) -> None:
-        if not self.unit.is_leader():
-            event.fail("run this action on the leader unit: juju run dex-auth/leader rotate-session-key")
-            return
-        rotated = self.app_secrets.rotate_session_key(settings.longest_signed_life(self._settings()))
-        if rotated is None:
-            event.fail("the session keys do not exist yet; try again once the charm has settled")
-            return
-        logger.info("session key rotated: new key id %s, previous %s", rotated.fresh.kid, rotated.previous.kid)
-        self._outcome = None
-        self._reconcile(event)
-        results = {"key-id": rotated.fresh.kid, "previous-key-id": rotated.previous.kid}
-        event.set_results({**results, "previous-keys-kept": len(rotated.retired)})
+        keep_for = settings.longest_signed_life(self._settings())
+        self._rotate(event, "session key", lambda: _session_key_ids(self.app_secrets.rotate_session_key(keep_for)))
 
     def _on_rotate_assertion_key(self, event: ops.ActionEvent) -> None:
+        drop = bool(event.params.get("drop-previous", False))
+        self._rotate(event, "assertion key", lambda: _assertion_key_ids(self.app_secrets.rotate_assertion_key(drop)))
+
+    def _rotate(self, event: ops.ActionEvent, what: str, rotate: Callable[[], KeyIds | None]) -> None:
+        """The leader's rotation, applied at once; the results name the new and the previous key ids."""
         if not self.unit.is_leader():
-            event.fail("run this action on the leader unit: juju run dex-auth/leader rotate-assertion-key")
+            event.fail(f"run this action on the leader unit: juju run dex-auth/leader rotate-{what.replace(' ', '-')}")
             return
         try:
-            rotated = self.app_secrets.rotate_assertion_key(bool(event.params.get("drop-previous", False)))
+            rotated = rotate()
         except rules.InvalidValue as err:
-            event.fail(f"the assertion key in the charm's secret is unreadable ({err.problem}); nothing was changed")
+            event.fail(f"the {what} in the charm's secret is unreadable ({err.problem}); nothing was changed")
             return
         if rotated is None:
-            event.fail("the assertion key does not exist yet; try again once the charm has settled")
+            event.fail(f"the {what}s do not exist yet; try again once the charm has settled")
             return
-        logger.info("assertion key rotated: new key id %s, previous %s", rotated.fresh, rotated.previous)
+        logger.info("%s rotated: new key id %s, previous %s", what, rotated.fresh, rotated.previous)
         self._outcome = None
         self._reconcile(event)
         event.set_results(
-            {"key-id": rotated.fresh, "previous-key-id": rotated.previous, "previous-keys-kept": len(rotated.retired)}
+            {"key-id": rotated.fresh, "previous-key-id": rotated.previous, "previous-keys-kept": rotated.kept}
         )
 
     def _on_show_ambassador_resources(self, event: ops.ActionEvent) -> None:
