@@ -61,6 +61,17 @@ def secret_id(secret: ops.Secret) -> str:
     return secret.id or secret.get_info().id
 
 
+def _retired(content: dict[str, str], key: str) -> dict[str, float]:
+    """When each earlier key stopped signing (kid -> seconds); unreadable: none known."""
+    try:
+        retired = json.loads(content.get(key) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(retired, dict):
+        return {}
+    return {str(kid): float(when) for kid, when in retired.items() if isinstance(when, (int, float))}
+
+
 def _valid_keys(value: str | None) -> bool:
     if not value:
         return False
@@ -226,12 +237,7 @@ class AppSecrets:
         content = self.content(GATEKEEPER)
         if content is None or not _valid_keys(content.get("session-keys")):
             return None
-        try:
-            retired = json.loads(content.get(RETIRED_KEYS) or "{}")
-        except ValueError:
-            retired = {}
-        if not isinstance(retired, dict):
-            retired = {}
+        retired = _retired(content, RETIRED_KEYS)
         rotation = credentials.rotate_session_keys(content["session-keys"], retired, time.time(), keep_for)
         retired_text = json.dumps(rotation.retired, sort_keys=True)
         self._store(GATEKEEPER, {**content, "session-keys": rotation.keys, RETIRED_KEYS: retired_text})
@@ -242,12 +248,7 @@ class AppSecrets:
         content = self.content(GATEKEEPER)
         if not content or not content.get(ASSERTION_KEY):
             return None
-        try:
-            retired = json.loads(content.get(ASSERTION_RETIRED) or "{}")
-        except ValueError:
-            retired = {}
-        if not isinstance(retired, dict):
-            retired = {}
+        retired = _retired(content, ASSERTION_RETIRED)
         rotation = assertion_keys.rotate(content[ASSERTION_KEY], retired, time.time(), drop_previous=drop_previous)
         retired_text = json.dumps(rotation.retired, sort_keys=True)
         self._store(GATEKEEPER, {**content, ASSERTION_KEY: rotation.pem, ASSERTION_RETIRED: retired_text})
