@@ -30,7 +30,7 @@ from gatekeeper import errors, issuer_list, jwts, rules
 from gatekeeper.config import Settings
 from gatekeeper.headers import usable_groups
 from gatekeeper.issuer_list import ExtraIssuer
-from gatekeeper.provider import SigningKey, get_json, parse_jwks, tls_verification
+from gatekeeper.provider import SigningKey, get_json, key_named, parse_jwks, tls_verification
 
 log = logging.getLogger("gatekeeper.machine_tokens")
 
@@ -176,10 +176,7 @@ class IssuerKeys:
                 await asyncio.wait_for(self._idle.wait(), FETCH_WAIT)
         elif self.keys and time.monotonic() - self._last_fetch >= self.unknown_kid_interval:
             await self.fetch(self.unknown_kid_interval)
-        key = self.keys.get(kid)
-        if key is None and kid == "" and len(self.keys) == 1:
-            key = next(iter(self.keys.values()))
-        return key
+        return key_named(self.keys, kid)
 
     def _report(self, reason: str) -> None:
         if reason != self.last_error:

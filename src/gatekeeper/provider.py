@@ -77,6 +77,14 @@ def parse_jwks(document: Any) -> dict[str, SigningKey]:
     return keys
 
 
+def key_named(keys: dict[str, SigningKey], kid: str) -> SigningKey | None:
+    """The key a token's `kid` names; a token without one may use the only key published."""
+    key = keys.get(kid)
+    if key is None and kid == "" and len(keys) == 1:
+        key = next(iter(keys.values()))
+    return key
+
+
 def _why(exc: httpx.HTTPError) -> str:
     """The error's kind, and the one cause an admin can act on: a certificate not trusted."""
     cause = exc.__context__
@@ -200,7 +208,7 @@ class Provider:
                     await self.refresh_keys()
                 except errors.ProviderUnavailableError as exc:
                     log.warning("key refresh failed", extra={"event": "jwks_error", "reason": str(exc)})
-        return self.keys.get(kid)
+        return key_named(self.keys, kid)
 
     async def run(self) -> None:
         """Background task: discover with backoff, then refresh the keys periodically."""

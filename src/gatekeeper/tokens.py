@@ -130,8 +130,6 @@ class IdTokenVerifier:
         if not self.provider.keys and not self.provider.ready:
             raise errors.TokenError("provider_unavailable", "the identity provider's keys are not loaded yet")
         key = await self.provider.key_for(kid)
-        if key is None and kid == "" and len(self.provider.keys) == 1:
-            key = next(iter(self.provider.keys.values()))
         if key is None:
             raise errors.TokenError("unknown_key", "signed with a key the identity provider does not publish")
         if alg not in key.algorithms:
